@@ -1,0 +1,1 @@
+//! Benchmarks of rebar kernels and training steps (see benches/).

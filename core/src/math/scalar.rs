@@ -1,0 +1,107 @@
+//! Scalar reference math through `libm`: the ground truth the SIMD path is tested against,
+//! and the tail loop of every SIMD kernel.
+//!
+//! Every function is total on finite input: no NaN or infinity comes out for finite `x`,
+//! however large `|x|` is (1e4, 1e30, `f32::MAX`).
+
+/// Clip for the arguments of `log` in the logistic noise, as the official code's
+/// `safe_log_prob` (rebar-reference.md §1): `log(clip(u, 1e-8, 1))`.
+pub const LOG_CLIP: f32 = 1e-8;
+
+/// σ(x) = 1 / (1 + e^{−x}), evaluated as e^{x}/(1 + e^{x}) for negative x so that small outputs keep
+/// their relative precision (σ(−100) ≈ 3.7e−44 rather than 0).
+#[inline]
+pub fn sigmoid(x: f32) -> f32 {
+    let e = libm::expf(-libm::fabsf(x));
+    let s = 1.0 / (1.0 + e);
+    if x >= 0.0 { s } else { e * s }
+}
+
+/// softplus(x) = log(1 + e^{x}) = max(x, 0) + log1p(e^{−|x|}): no overflow for any finite x.
+#[inline]
+pub fn softplus(x: f32) -> f32 {
+    libm::fmaxf(x, 0.0) + libm::log1pf(libm::expf(-libm::fabsf(x)))
+}
+
+/// log σ(x) = −softplus(−x).
+#[inline]
+pub fn log_sigmoid(x: f32) -> f32 {
+    -softplus(-x)
+}
+
+/// tanh(x).
+#[inline]
+pub fn tanh(x: f32) -> f32 {
+    libm::tanhf(x)
+}
+
+/// Logistic noise L(u) = log u − log(1 − u), each log argument clipped to `[1e-8, 1]` as the
+/// official code does, so that u ∈ {0, 1} gives ±18.42 instead of ±∞.
+#[inline]
+pub fn logistic_noise(u: f32) -> f32 {
+    let lo = libm::logf(clip_log_arg(u));
+    let hi = libm::logf(clip_log_arg(1.0 - u));
+    lo - hi
+}
+
+#[inline]
+fn clip_log_arg(u: f32) -> f32 {
+    // `fmaxf`/`fminf` ignore NaN: a NaN u gives the clip bound, never a panic.
+    libm::fminf(libm::fmaxf(u, LOG_CLIP), 1.0)
+}
+
+/// Bernoulli log-likelihood of a (possibly soft) target `y ∈ [0, 1]` under logit `a`:
+/// y·log σ(a) + (1 − y)·log(1 − σ(a)) = y·a − softplus(a).
+#[inline]
+pub fn bernoulli_log_likelihood(y: f32, a: f32) -> f32 {
+    y * a - softplus(a)
+}
+
+/// Σ_j bernoulli_log_likelihood(y_j, a_j) over two slices of equal length (extra elements of the
+/// longer one are ignored).
+pub fn bernoulli_log_likelihood_sum(y: &[f32], a: &[f32]) -> f32 {
+    y.iter().zip(a).map(|(&y, &a)| bernoulli_log_likelihood(y, a)).sum()
+}
+
+/// log Σ_j e^{x_j}, shifted by the maximum so that no term overflows. Empty input gives −∞
+/// (the log of an empty sum).
+pub fn logsumexp(x: &[f32]) -> f32 {
+    let m = x.iter().copied().fold(f32::NEG_INFINITY, libm::fmaxf);
+    if m == f32::NEG_INFINITY || !m.is_finite() {
+        return m;
+    }
+    let s: f32 = x.iter().map(|&v| libm::expf(v - m)).sum();
+    m + libm::logf(s)
+}
+
+/// `out[i] = sigmoid(x[i])`.
+pub fn sigmoid_slice(x: &[f32], out: &mut [f32]) {
+    map(x, out, sigmoid)
+}
+
+/// `out[i] = softplus(x[i])`.
+pub fn softplus_slice(x: &[f32], out: &mut [f32]) {
+    map(x, out, softplus)
+}
+
+/// `out[i] = log_sigmoid(x[i])`.
+pub fn log_sigmoid_slice(x: &[f32], out: &mut [f32]) {
+    map(x, out, log_sigmoid)
+}
+
+/// `out[i] = tanh(x[i])`.
+pub fn tanh_slice(x: &[f32], out: &mut [f32]) {
+    map(x, out, tanh)
+}
+
+/// `out[i] = logistic_noise(u[i])`.
+pub fn logistic_noise_slice(u: &[f32], out: &mut [f32]) {
+    map(u, out, logistic_noise)
+}
+
+#[inline]
+fn map(x: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = f(v);
+    }
+}

@@ -1,0 +1,1 @@
+//! Cross-crate tests of rebar (see tests/).
