@@ -104,6 +104,17 @@ pub fn tanh_slice(x: &[f32], out: &mut [f32]) {
     map(x, out, tanh_x8, scalar::tanh)
 }
 
+/// `x[i] = tanh(x[i])`, in place.
+pub fn tanh_in_place(x: &mut [f32]) {
+    let mut chunks = x.chunks_exact_mut(LANES);
+    for c in &mut chunks {
+        store(c, tanh_x8(load(c)));
+    }
+    for v in chunks.into_remainder() {
+        *v = scalar::tanh(*v);
+    }
+}
+
 /// `out[i] = logistic_noise(u[i])`.
 pub fn logistic_noise_slice(u: &[f32], out: &mut [f32]) {
     map(u, out, logistic_noise_x8, scalar::logistic_noise)
@@ -129,11 +140,12 @@ pub fn logsumexp(x: &[f32]) -> f32 {
     for c in &mut chunks {
         vmax = vmax.max(load(c));
     }
-    let m = chunks
-        .remainder()
-        .iter()
-        .copied()
-        .fold(vmax.to_array().into_iter().fold(f32::NEG_INFINITY, libm::fmaxf), libm::fmaxf);
+    let m = chunks.remainder().iter().copied().fold(
+        vmax.to_array()
+            .into_iter()
+            .fold(f32::NEG_INFINITY, libm::fmaxf),
+        libm::fmaxf,
+    );
     if !m.is_finite() {
         return m;
     }

@@ -1,0 +1,37 @@
+//! Scalar reference for the dense kernels: plain loops in the obvious order. The SIMD kernels in
+//! [`super::simd`] must agree with these up to summation-order rounding.
+//!
+//! Shapes (all row-major, flat): `x` is `rows × n_in`, `w` is `n_in × n_out` (input-major:
+//! `w[i * n_out + o]` connects input `i` to output `o`), `y`/`dy` are `rows × n_out`.
+//! `rows` is taken from `y.len() / n_out` (or `dy`); extra elements are ignored.
+
+/// y += x · W
+pub fn matmul_acc(x: &[f32], w: &[f32], y: &mut [f32], n_in: usize, n_out: usize) {
+    for (xr, yr) in x.chunks_exact(n_in).zip(y.chunks_exact_mut(n_out)) {
+        for (&xi, wi) in xr.iter().zip(w.chunks_exact(n_out)) {
+            for (yo, &wio) in yr.iter_mut().zip(wi) {
+                *yo += xi * wio;
+            }
+        }
+    }
+}
+
+/// dx += dy · Wᵀ
+pub fn matmul_t_acc(dy: &[f32], w: &[f32], dx: &mut [f32], n_in: usize, n_out: usize) {
+    for (dyr, dxr) in dy.chunks_exact(n_out).zip(dx.chunks_exact_mut(n_in)) {
+        for (dxi, wi) in dxr.iter_mut().zip(w.chunks_exact(n_out)) {
+            *dxi += dyr.iter().zip(wi).map(|(&d, &wv)| d * wv).sum::<f32>();
+        }
+    }
+}
+
+/// dW += xᵀ · dy
+pub fn outer_acc(x: &[f32], dy: &[f32], dw: &mut [f32], n_in: usize, n_out: usize) {
+    for (xr, dyr) in x.chunks_exact(n_in).zip(dy.chunks_exact(n_out)) {
+        for (&xi, dwi) in xr.iter().zip(dw.chunks_exact_mut(n_out)) {
+            for (d, &g) in dwi.iter_mut().zip(dyr) {
+                *d += xi * g;
+            }
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Deterministic maps between stochastic layers ([`Net`]): an affine layer ([`Dense`]), an
+//! affine layer followed by tanh ([`TanhDense`]), and their composition ([`Then`]), from which the
+//! paper's two-hidden-layer tanh network ([`Mlp2`]) and the baselines' one-hidden-layer network
+//! ([`Mlp1`]) are built.
+//!
+//! Every map works on a batch of rows (`&[[f32; IN]]`, any number of rows up to the capacity `B`
+//! of its [`Net::Hidden`] workspace) and provides, besides forward and reverse mode, the two
+//! forward-mode products that learned-temperature REBAR's exact variance gradient needs
+//! (rebar-reference.md §3.2, variance-gradient.md): a Jacobian-vector product in the input and in
+//! the parameters ([`Net::tangent`]), and the tangent of the reverse pass
+//! ([`Net::backward_tangent`]), i.e. a Hessian-vector product.
+//!
+//! Conventions: `forward` overwrites its output; `backward`, `tangent` and `backward_tangent`
+//! **accumulate** (`+=`) into their outputs, so that a value used in several places collects all
+//! its contributions; callers zero a buffer before its first contribution.
+
+mod chain;
+mod dense;
+mod tanh_dense;
+
+pub use chain::Then;
+pub use dense::Dense;
+pub use tanh_dense::TanhDense;
+
+use crate::tensors::Tensors;
+use bytemuck::Zeroable;
+use rand_core::Rng;
+
+/// A two-hidden-layer tanh network `IN → HID (tanh) → HID (tanh) → OUT (linear)`: the "nonlinear"
+/// map of the paper (rebar-reference.md §6).
+pub type Mlp2<const IN: usize, const HID: usize, const OUT: usize> =
+    Then<HID, TanhDense<IN, HID>, Then<HID, TanhDense<HID, HID>, Dense<HID, OUT>>>;
+
+/// A one-hidden-layer tanh network `IN → HID (tanh) → OUT (linear)`: the input-dependent
+/// baseline of NVIL, MuProp and REBAR (rebar-reference.md §5).
+pub type Mlp1<const IN: usize, const HID: usize, const OUT: usize> =
+    Then<HID, TanhDense<IN, HID>, Dense<HID, OUT>>;
+
+/// A differentiable map from `IN` to `OUT` values per row, with its parameters.
+///
+/// All slices are batches of rows; a call processes `min` of the row counts it is given (and of
+/// the workspace capacity `B`).
+pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
+    /// Intermediate values for a batch of up to `B` rows. One instance keeps the forward
+    /// activations; further instances of the same type hold their adjoints, tangents and the
+    /// tangents of the adjoints.
+    type Hidden<const B: usize>: Zeroable;
+
+    /// Initialises the parameters as the official code does: weights from a truncated normal
+    /// with standard deviation √(2.6 / fan_in) (TF `variance_scaling_initializer`, factor 2,
+    /// truncated at 2σ), biases zero.
+    fn init<R: Rng + ?Sized>(&mut self, rng: &mut R);
+
+    /// y = net(x), keeping intermediate values in `h`.
+    fn forward<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        y: &mut [[f32; OUT]],
+        h: &mut Self::Hidden<B>,
+    );
+
+    /// Reverse mode for an output adjoint `dy`: `dx += (∂y/∂x)ᵀ·dy` and
+    /// `grad += (∂y/∂θ)ᵀ·dy`, each only if asked for. `adj` receives the adjoints of the
+    /// intermediate values (kept for [`Net::backward_tangent`]).
+    fn backward<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        y: &[[f32; OUT]],
+        h: &Self::Hidden<B>,
+        dy: &[[f32; OUT]],
+        dx: Option<&mut [[f32; IN]]>,
+        grad: Option<&mut Self>,
+        adj: &mut Self::Hidden<B>,
+    );
+
+    /// Forward mode: `y_dot += (∂y/∂x)·x_dot + (∂y/∂θ)·(scales ⊙ dir)`, each term only if given.
+    /// `scales` has one factor per tensor of `dir` (the per-tensor η of REBAR); `h_dot` receives
+    /// the tangents of the intermediate values.
+    fn tangent<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        y: &[[f32; OUT]],
+        h: &Self::Hidden<B>,
+        x_dot: Option<&[[f32; IN]]>,
+        dir: Option<(&Self, &[f32])>,
+        y_dot: &mut [[f32; OUT]],
+        h_dot: &mut Self::Hidden<B>,
+    );
+
+    /// Tangent of the input adjoint: for a forward tangent (`y_dot`, `h_dot` from
+    /// [`Net::tangent`] with an input tangent only) and an output adjoint `dy` with tangent
+    /// `dy_dot`, `dx_dot += d/dt [(∂y/∂x)ᵀ·dy]`. `adj` is the workspace [`Net::backward`] filled
+    /// for the same `dy`; `adj_dot` receives the tangents of the intermediate adjoints.
+    fn backward_tangent<const B: usize>(
+        &self,
+        y: &[[f32; OUT]],
+        h: &Self::Hidden<B>,
+        y_dot: &[[f32; OUT]],
+        h_dot: &Self::Hidden<B>,
+        dy: &[[f32; OUT]],
+        adj: &Self::Hidden<B>,
+        dy_dot: &[[f32; OUT]],
+        dx_dot: &mut [[f32; IN]],
+        adj_dot: &mut Self::Hidden<B>,
+    );
+}
+
+/// Rows processed by a call: the smallest of the given counts.
+#[inline]
+pub(crate) fn rows(counts: &[usize]) -> usize {
+    counts.iter().copied().min().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every map's reverse mode, forward mode and reverse-mode tangent against central finite
+    //! differences of its forward pass, on small random shapes (rows not a multiple of anything).
+    use super::*;
+    use rand_core::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    const B: usize = 3;
+    const EPS: f32 = 1e-2;
+
+    fn rand_fill(rng: &mut Xoshiro256PlusPlus, v: &mut [f32]) {
+        for x in v {
+            *x = crate::random::uniform(rng) * 2.0 - 1.0;
+        }
+    }
+
+    fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+    }
+
+    fn assert_close(what: &str, got: f64, want: f64) {
+        let tol = 2e-3 * (want.abs() + got.abs()) + 2e-4;
+        assert!(
+            (got - want).abs() <= tol,
+            "{what}: analytic {got}, finite difference {want}"
+        );
+    }
+
+    /// L(x, θ) = ⟨w, net(x)⟩ for a fixed random w.
+    fn objective<N: Net<I, O>, const I: usize, const O: usize>(
+        net: &N,
+        x: &[[f32; I]; B],
+        w: &[[f32; O]; B],
+    ) -> f64 {
+        let mut y = [[0.0; O]; B];
+        let mut h = N::Hidden::<B>::zeroed();
+        net.forward::<B>(x, &mut y, &mut h);
+        dot(y.as_flattened(), w.as_flattened())
+    }
+
+    fn check_net<N: Net<I, O>, const I: usize, const O: usize>(seed: u64) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut net = N::zeroed();
+        net.init(&mut rng);
+        // Give biases non-zero values too.
+        for t in 0..N::COUNT {
+            for v in net.tensor_mut(t) {
+                *v += 0.3 * (crate::random::uniform(&mut rng) - 0.5);
+            }
+        }
+        let mut x = [[0.0; I]; B];
+        let mut dy = [[0.0; O]; B];
+        let mut x_dot = [[0.0; I]; B];
+        let mut dy_dot = [[0.0; O]; B];
+        rand_fill(&mut rng, x.as_flattened_mut());
+        rand_fill(&mut rng, dy.as_flattened_mut());
+        rand_fill(&mut rng, x_dot.as_flattened_mut());
+        rand_fill(&mut rng, dy_dot.as_flattened_mut());
+        let mut dir = N::zeroed();
+        for t in 0..N::COUNT {
+            rand_fill(&mut rng, dir.tensor_mut(t));
+        }
+        let scales: [f32; 16] = core::array::from_fn(|i| 0.5 + 0.1 * i as f32);
+
+        // Forward and reverse.
+        let mut y = [[0.0; O]; B];
+        let mut h = N::Hidden::<B>::zeroed();
+        net.forward::<B>(&x, &mut y, &mut h);
+        let mut dx = [[0.0; I]; B];
+        let mut grad = N::zeroed();
+        let mut adj = N::Hidden::<B>::zeroed();
+        net.backward::<B>(&x, &y, &h, &dy, Some(&mut dx), Some(&mut grad), &mut adj);
+
+        // Reverse mode, input: ⟨dx, x_dot⟩ = d/dt L(x + t·x_dot).
+        let shifted = |t: f32| {
+            let mut xs = x;
+            for (a, &d) in xs.as_flattened_mut().iter_mut().zip(x_dot.as_flattened()) {
+                *a += t * d;
+            }
+            xs
+        };
+        let fd = (objective(&net, &shifted(EPS), &dy) - objective(&net, &shifted(-EPS), &dy))
+            / (2.0 * EPS as f64);
+        assert_close(
+            "backward dx",
+            dot(dx.as_flattened(), x_dot.as_flattened()),
+            fd,
+        );
+
+        // Reverse mode, parameters, one tensor at a time: ⟨grad_t, dir_t⟩.
+        for t in 0..N::COUNT {
+            let mut plus = N::zeroed();
+            let mut minus = N::zeroed();
+            plus.copy_from(&net);
+            minus.copy_from(&net);
+            for ((p, m), &d) in plus
+                .tensor_mut(t)
+                .iter_mut()
+                .zip(minus.tensor_mut(t))
+                .zip(dir.tensor(t))
+            {
+                *p += EPS * d;
+                *m -= EPS * d;
+            }
+            let fd = (objective(&plus, &x, &dy) - objective(&minus, &x, &dy)) / (2.0 * EPS as f64);
+            assert_close("backward grad", dot(grad.tensor(t), dir.tensor(t)), fd);
+        }
+
+        // Forward mode in the input and the (scaled) parameters together.
+        let mut y_dot = [[0.0; O]; B];
+        let mut h_dot = N::Hidden::<B>::zeroed();
+        net.tangent::<B>(
+            &x,
+            &y,
+            &h,
+            Some(&x_dot),
+            Some((&dir, &scales[..N::COUNT])),
+            &mut y_dot,
+            &mut h_dot,
+        );
+        let mut plus = N::zeroed();
+        let mut minus = N::zeroed();
+        plus.copy_from(&net);
+        minus.copy_from(&net);
+        for t in 0..N::COUNT {
+            for ((p, m), &d) in plus
+                .tensor_mut(t)
+                .iter_mut()
+                .zip(minus.tensor_mut(t))
+                .zip(dir.tensor(t))
+            {
+                *p += EPS * scales[t] * d;
+                *m -= EPS * scales[t] * d;
+            }
+        }
+        let fd = (objective(&plus, &shifted(EPS), &dy) - objective(&minus, &shifted(-EPS), &dy))
+            / (2.0 * EPS as f64);
+        assert_close("tangent", dot(y_dot.as_flattened(), dy.as_flattened()), fd);
+
+        // Tangent of the reverse pass: d/dt ⟨dx(x + t·x_dot; dy + t·dy_dot), v⟩ for a random v.
+        let mut y_dot = [[0.0; O]; B];
+        net.tangent::<B>(&x, &y, &h, Some(&x_dot), None, &mut y_dot, &mut h_dot);
+        let mut dx_dot = [[0.0; I]; B];
+        let mut adj_dot = N::Hidden::<B>::zeroed();
+        net.backward_tangent::<B>(
+            &y,
+            &h,
+            &y_dot,
+            &h_dot,
+            &dy,
+            &adj,
+            &dy_dot,
+            &mut dx_dot,
+            &mut adj_dot,
+        );
+        let mut v = [[0.0; I]; B];
+        rand_fill(&mut rng, v.as_flattened_mut());
+        let dx_at = |t: f32| {
+            let xs = shifted(t);
+            let mut dys = dy;
+            for (a, &d) in dys.as_flattened_mut().iter_mut().zip(dy_dot.as_flattened()) {
+                *a += t * d;
+            }
+            let mut y = [[0.0; O]; B];
+            let mut h = N::Hidden::<B>::zeroed();
+            let mut adj = N::Hidden::<B>::zeroed();
+            net.forward::<B>(&xs, &mut y, &mut h);
+            let mut dx = [[0.0; I]; B];
+            net.backward::<B>(&xs, &y, &h, &dys, Some(&mut dx), None, &mut adj);
+            dot(dx.as_flattened(), v.as_flattened())
+        };
+        let fd = (dx_at(EPS) - dx_at(-EPS)) / (2.0 * EPS as f64);
+        assert_close(
+            "backward_tangent",
+            dot(dx_dot.as_flattened(), v.as_flattened()),
+            fd,
+        );
+    }
+
+    #[test]
+    fn dense_derivatives_match_finite_differences() {
+        check_net::<Dense<5, 7>, 5, 7>(1);
+        check_net::<Dense<9, 17>, 9, 17>(2);
+    }
+
+    #[test]
+    fn tanh_dense_derivatives_match_finite_differences() {
+        check_net::<TanhDense<5, 7>, 5, 7>(3);
+        check_net::<TanhDense<11, 9>, 11, 9>(4);
+    }
+
+    #[test]
+    fn mlp_derivatives_match_finite_differences() {
+        check_net::<Mlp1<9, 4, 1>, 9, 1>(5);
+        check_net::<Mlp2<5, 6, 7>, 5, 7>(6);
+        check_net::<Mlp2<10, 17, 3>, 10, 3>(7);
+    }
+
+    #[test]
+    fn tensor_names_carry_their_path() {
+        extern crate std;
+        use std::string::String;
+        let mut s = String::new();
+        <Mlp2<2, 3, 4> as Tensors>::write_name(5, &mut s).unwrap();
+        assert_eq!(s, "1.1.b");
+        assert_eq!(<Mlp2<2, 3, 4> as Tensors>::COUNT, 6);
+    }
+}
