@@ -74,10 +74,7 @@ pub struct Dotted<'a> {
 impl<'a> Dotted<'a> {
     /// Wraps `out`.
     pub fn new(out: &'a mut dyn fmt::Write) -> Self {
-        Dotted {
-            out,
-            started: false,
-        }
+        Dotted { out, started: false }
     }
 }
 
@@ -98,11 +95,7 @@ impl<const ROWS: usize, const COLS: usize> Tensors for [[f32; COLS]; ROWS] {
         if i == 0 { self.as_flattened() } else { &[] }
     }
     fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
-        if i == 0 {
-            self.as_flattened_mut()
-        } else {
-            &mut []
-        }
+        if i == 0 { self.as_flattened_mut() } else { &mut [] }
     }
     fn write_name(_: usize, _: &mut dyn fmt::Write) -> fmt::Result {
         Ok(())

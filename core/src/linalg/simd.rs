@@ -26,13 +26,7 @@ pub fn matmul_acc(x: &[f32], w: &[f32], y: &mut [f32], n_in: usize, n_out: usize
 }
 
 #[inline(always)]
-fn matmul_acc_block<const R: usize>(
-    x: &[f32],
-    w: &[f32],
-    y: &mut [f32],
-    n_in: usize,
-    n_out: usize,
-) {
+fn matmul_acc_block<const R: usize>(x: &[f32], w: &[f32], y: &mut [f32], n_in: usize, n_out: usize) {
     let x = &x[..R * n_in];
     let y = &mut y[..R * n_out];
     let mut c = 0;
@@ -103,13 +97,7 @@ pub fn matmul_t_acc(dy: &[f32], w: &[f32], dx: &mut [f32], n_in: usize, n_out: u
 }
 
 #[inline(always)]
-fn matmul_t_acc_block<const R: usize>(
-    dy: &[f32],
-    w: &[f32],
-    dx: &mut [f32],
-    n_in: usize,
-    n_out: usize,
-) {
+fn matmul_t_acc_block<const R: usize>(dy: &[f32], w: &[f32], dx: &mut [f32], n_in: usize, n_out: usize) {
     let dy = &dy[..R * n_out];
     let dx = &mut dx[..R * n_in];
     let full = n_out / 8 * 8;
@@ -124,11 +112,7 @@ fn matmul_t_acc_block<const R: usize>(
             c += 8;
         }
         for r in 0..R {
-            let tail: f32 = dy[r * n_out + full..(r + 1) * n_out]
-                .iter()
-                .zip(&wi[full..])
-                .map(|(&d, &v)| d * v)
-                .sum();
+            let tail: f32 = dy[r * n_out + full..(r + 1) * n_out].iter().zip(&wi[full..]).map(|(&d, &v)| d * v).sum();
             dx[r * n_in + i] += acc[r].reduce_add() + tail;
         }
     }
@@ -163,10 +147,7 @@ pub fn outer_acc(x: &[f32], dy: &[f32], dw: &mut [f32], n_in: usize, n_out: usiz
         }
         for r in 0..rows {
             let xi = x[r * n_in + i];
-            for (d, &g) in dwi[full..]
-                .iter_mut()
-                .zip(&dy[r * n_out + full..(r + 1) * n_out])
-            {
+            for (d, &g) in dwi[full..].iter_mut().zip(&dy[r * n_out + full..(r + 1) * n_out]) {
                 *d += xi * g;
             }
         }

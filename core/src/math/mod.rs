@@ -21,28 +21,13 @@ mod tests {
         rel: f64,
         abs: f64,
     }
-    const SIGMOID: Tol = Tol {
-        rel: 4e-7 * 4.0,
-        abs: 1e-38,
-    };
-    const SOFTPLUS: Tol = Tol {
-        rel: 4e-7 * 4.0,
-        abs: 1e-38,
-    };
-    const LOG_SIGMOID: Tol = Tol {
-        rel: 4e-7 * 4.0,
-        abs: 1e-38,
-    };
-    const TANH: Tol = Tol {
-        rel: 4e-7 * 4.0,
-        abs: 1e-38,
-    };
+    const SIGMOID: Tol = Tol { rel: 4e-7 * 4.0, abs: 1e-38 };
+    const SOFTPLUS: Tol = Tol { rel: 4e-7 * 4.0, abs: 1e-38 };
+    const LOG_SIGMOID: Tol = Tol { rel: 4e-7 * 4.0, abs: 1e-38 };
+    const TANH: Tol = Tol { rel: 4e-7 * 4.0, abs: 1e-38 };
     // log u − log(1−u) cancels near u = 1/2: relative error is measured against the size of
     // the two logs, so an absolute floor of a few ulp of log(1/2) is allowed.
-    const LOGISTIC: Tol = Tol {
-        rel: 4e-7 * 4.0,
-        abs: 4.0 * 6e-8,
-    };
+    const LOGISTIC: Tol = Tol { rel: 4e-7 * 4.0, abs: 4.0 * 6e-8 };
     // Sums: error relative to Σ|terms| (f32 accumulation of up to a few hundred terms).
     const SUM_REL: f64 = 1e-6 * 4.0;
 
@@ -59,22 +44,8 @@ mod tests {
 
     /// Deterministic inputs: edge values first, then seeded uniform values in [−25, 25].
     fn inputs(len: usize, seed: u64) -> Vec<f32> {
-        const EDGES: [f32; 14] = [
-            0.0,
-            -0.0,
-            1.0,
-            -1.0,
-            100.0,
-            -100.0,
-            1e4,
-            -1e4,
-            1e30,
-            -1e30,
-            f32::MAX,
-            -f32::MAX,
-            20.0,
-            -20.0,
-        ];
+        const EDGES: [f32; 14] =
+            [0.0, -0.0, 1.0, -1.0, 100.0, -100.0, 1e4, -1e4, 1e30, -1e30, f32::MAX, -f32::MAX, 20.0, -20.0];
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         (0..len)
             .map(|i| {
@@ -96,13 +67,7 @@ mod tests {
         inputs(len, seed | 1)
             .into_iter()
             .enumerate()
-            .map(|(i, v)| {
-                if i < EDGES.len() && seed % 2 == 0 {
-                    EDGES[i]
-                } else {
-                    (v + 25.0) / 50.0
-                }
-            })
+            .map(|(i, v)| if i < EDGES.len() && seed % 2 == 0 { EDGES[i] } else { (v + 25.0) / 50.0 })
             .collect()
     }
 
@@ -111,10 +76,7 @@ mod tests {
             let r = reference(xi as f64);
             assert!(g.is_finite(), "{name}({xi}) = {g} is not finite");
             let err = (g as f64 - r).abs();
-            assert!(
-                err <= tol.rel * r.abs() + tol.abs,
-                "{name}({xi}) = {g}, reference {r}, error {err:e}"
-            );
+            assert!(err <= tol.rel * r.abs() + tol.abs, "{name}({xi}) = {g}, reference {r}, error {err:e}");
         }
     }
 

@@ -60,10 +60,7 @@ pub fn bernoulli_log_likelihood(y: f32, a: f32) -> f32 {
 /// Σ_j bernoulli_log_likelihood(y_j, a_j) over two slices of equal length (extra elements of the
 /// longer one are ignored).
 pub fn bernoulli_log_likelihood_sum(y: &[f32], a: &[f32]) -> f32 {
-    y.iter()
-        .zip(a)
-        .map(|(&y, &a)| bernoulli_log_likelihood(y, a))
-        .sum()
+    y.iter().zip(a).map(|(&y, &a)| bernoulli_log_likelihood(y, a)).sum()
 }
 
 /// log Σ_j e^{x_j}, shifted by the maximum so that no term overflows. Empty input gives −∞

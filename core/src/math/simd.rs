@@ -140,12 +140,11 @@ pub fn logsumexp(x: &[f32]) -> f32 {
     for c in &mut chunks {
         vmax = vmax.max(load(c));
     }
-    let m = chunks.remainder().iter().copied().fold(
-        vmax.to_array()
-            .into_iter()
-            .fold(f32::NEG_INFINITY, libm::fmaxf),
-        libm::fmaxf,
-    );
+    let m = chunks
+        .remainder()
+        .iter()
+        .copied()
+        .fold(vmax.to_array().into_iter().fold(f32::NEG_INFINITY, libm::fmaxf), libm::fmaxf);
     if !m.is_finite() {
         return m;
     }

@@ -32,18 +32,10 @@ pub struct ThenHidden<HF, HS, const MID: usize, const B: usize> {
 impl<const MID: usize, F: Tensors, S: Tensors> Tensors for Then<MID, F, S> {
     const COUNT: usize = F::COUNT + S::COUNT;
     fn tensor(&self, i: usize) -> &[f32] {
-        if i < F::COUNT {
-            self.first.tensor(i)
-        } else {
-            self.second.tensor(i - F::COUNT)
-        }
+        if i < F::COUNT { self.first.tensor(i) } else { self.second.tensor(i - F::COUNT) }
     }
     fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
-        if i < F::COUNT {
-            self.first.tensor_mut(i)
-        } else {
-            self.second.tensor_mut(i - F::COUNT)
-        }
+        if i < F::COUNT { self.first.tensor_mut(i) } else { self.second.tensor_mut(i - F::COUNT) }
     }
     fn write_name(i: usize, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         if i < F::COUNT {
@@ -63,10 +55,7 @@ fn split_dir<'a, const MID: usize, F: Tensors, S: Tensors>(
     match dir {
         Some((d, scales)) => {
             let k = F::COUNT.min(scales.len());
-            (
-                Some((&d.first, &scales[..k])),
-                Some((&d.second, &scales[k..])),
-            )
+            (Some((&d.first, &scales[..k])), Some((&d.second, &scales[k..])))
         }
         None => (None, None),
     }
@@ -84,17 +73,10 @@ where
         self.second.init(rng);
     }
 
-    fn forward<const B: usize>(
-        &self,
-        x: &[[f32; IN]],
-        y: &mut [[f32; OUT]],
-        h: &mut Self::Hidden<B>,
-    ) {
+    fn forward<const B: usize>(&self, x: &[[f32; IN]], y: &mut [[f32; OUT]], h: &mut Self::Hidden<B>) {
         let n = rows(&[x.len(), y.len(), B]);
-        self.first
-            .forward::<B>(&x[..n], &mut h.mid[..n], &mut h.first);
-        self.second
-            .forward::<B>(&h.mid[..n], &mut y[..n], &mut h.second);
+        self.first.forward::<B>(&x[..n], &mut h.mid[..n], &mut h.first);
+        self.second.forward::<B>(&h.mid[..n], &mut y[..n], &mut h.second);
     }
 
     fn backward<const B: usize>(
@@ -122,15 +104,7 @@ where
             g_second,
             &mut adj.second,
         );
-        self.first.backward::<B>(
-            &x[..n],
-            &h.mid[..n],
-            &h.first,
-            &adj.mid[..n],
-            dx,
-            g_first,
-            &mut adj.first,
-        );
+        self.first.backward::<B>(&x[..n], &h.mid[..n], &h.first, &adj.mid[..n], dx, g_first, &mut adj.first);
     }
 
     fn tangent<const B: usize>(
@@ -146,15 +120,7 @@ where
         let n = rows(&[x.len(), y.len(), y_dot.len(), B]);
         let (d_first, d_second) = split_dir(dir);
         h_dot.mid[..n].fill([0.0; MID]);
-        self.first.tangent::<B>(
-            &x[..n],
-            &h.mid[..n],
-            &h.first,
-            x_dot,
-            d_first,
-            &mut h_dot.mid[..n],
-            &mut h_dot.first,
-        );
+        self.first.tangent::<B>(&x[..n], &h.mid[..n], &h.first, x_dot, d_first, &mut h_dot.mid[..n], &mut h_dot.first);
         self.second.tangent::<B>(
             &h.mid[..n],
             &y[..n],

@@ -30,37 +30,19 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
         for yr in &mut y[..n] {
             *yr = self.b;
         }
-        k::matmul_acc(
-            x[..n].as_flattened(),
-            self.w.as_flattened(),
-            y[..n].as_flattened_mut(),
-            IN,
-            OUT,
-        );
+        k::matmul_acc(x[..n].as_flattened(), self.w.as_flattened(), y[..n].as_flattened_mut(), IN, OUT);
     }
 
     /// dx += dy·Wᵀ for every row.
     pub fn backward_input_rows(&self, dy: &[[f32; OUT]], dx: &mut [[f32; IN]]) {
         let n = rows(&[dy.len(), dx.len()]);
-        k::matmul_t_acc(
-            dy[..n].as_flattened(),
-            self.w.as_flattened(),
-            dx[..n].as_flattened_mut(),
-            IN,
-            OUT,
-        );
+        k::matmul_t_acc(dy[..n].as_flattened(), self.w.as_flattened(), dx[..n].as_flattened_mut(), IN, OUT);
     }
 
     /// grad.w += xᵀ·dy and grad.b += Σ_rows dy.
     pub fn backward_params_rows(x: &[[f32; IN]], dy: &[[f32; OUT]], grad: &mut Self) {
         let n = rows(&[x.len(), dy.len()]);
-        k::outer_acc(
-            x[..n].as_flattened(),
-            dy[..n].as_flattened(),
-            grad.w.as_flattened_mut(),
-            IN,
-            OUT,
-        );
+        k::outer_acc(x[..n].as_flattened(), dy[..n].as_flattened(), grad.w.as_flattened_mut(), IN, OUT);
         for dyr in &dy[..n] {
             for (g, &d) in grad.b.iter_mut().zip(dyr) {
                 *g += d;
@@ -81,19 +63,10 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
         let y_dot = &mut y_dot[..n];
         if let Some(x_dot) = x_dot {
             let n = n.min(x_dot.len());
-            k::matmul_acc(
-                x_dot[..n].as_flattened(),
-                self.w.as_flattened(),
-                y_dot[..n].as_flattened_mut(),
-                IN,
-                OUT,
-            );
+            k::matmul_acc(x_dot[..n].as_flattened(), self.w.as_flattened(), y_dot[..n].as_flattened_mut(), IN, OUT);
         }
         if let Some((d, scales)) = dir {
-            let (s_w, s_b) = (
-                scales.first().copied().unwrap_or(1.0),
-                scales.get(1).copied().unwrap_or(1.0),
-            );
+            let (s_w, s_b) = (scales.first().copied().unwrap_or(1.0), scales.get(1).copied().unwrap_or(1.0));
             // x·(s_w·dW) = s_w·(x·dW): scale the rows' inputs rather than the weights.
             for (xr, yr) in x[..n].iter().zip(y_dot.iter_mut()) {
                 let mut xs = [0.0f32; IN];

@@ -33,8 +33,7 @@ pub type Mlp2<const IN: usize, const HID: usize, const OUT: usize> =
 
 /// A one-hidden-layer tanh network `IN → HID (tanh) → OUT (linear)`: the input-dependent
 /// baseline of NVIL, MuProp and REBAR (rebar-reference.md §5).
-pub type Mlp1<const IN: usize, const HID: usize, const OUT: usize> =
-    Then<HID, TanhDense<IN, HID>, Dense<HID, OUT>>;
+pub type Mlp1<const IN: usize, const HID: usize, const OUT: usize> = Then<HID, TanhDense<IN, HID>, Dense<HID, OUT>>;
 
 /// A differentiable map from `IN` to `OUT` values per row, with its parameters.
 ///
@@ -52,12 +51,7 @@ pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
     fn init<R: Rng + ?Sized>(&mut self, rng: &mut R);
 
     /// y = net(x), keeping intermediate values in `h`.
-    fn forward<const B: usize>(
-        &self,
-        x: &[[f32; IN]],
-        y: &mut [[f32; OUT]],
-        h: &mut Self::Hidden<B>,
-    );
+    fn forward<const B: usize>(&self, x: &[[f32; IN]], y: &mut [[f32; OUT]], h: &mut Self::Hidden<B>);
 
     /// Reverse mode for an output adjoint `dy`: `dx += (∂y/∂x)ᵀ·dy` and
     /// `grad += (∂y/∂θ)ᵀ·dy`, each only if asked for. `adj` receives the adjoints of the
@@ -134,18 +128,11 @@ mod tests {
 
     fn assert_close(what: &str, got: f64, want: f64) {
         let tol = 2e-3 * (want.abs() + got.abs()) + 2e-4;
-        assert!(
-            (got - want).abs() <= tol,
-            "{what}: analytic {got}, finite difference {want}"
-        );
+        assert!((got - want).abs() <= tol, "{what}: analytic {got}, finite difference {want}");
     }
 
     /// L(x, θ) = ⟨w, net(x)⟩ for a fixed random w.
-    fn objective<N: Net<I, O>, const I: usize, const O: usize>(
-        net: &N,
-        x: &[[f32; I]; B],
-        w: &[[f32; O]; B],
-    ) -> f64 {
+    fn objective<N: Net<I, O>, const I: usize, const O: usize>(net: &N, x: &[[f32; I]; B], w: &[[f32; O]; B]) -> f64 {
         let mut y = [[0.0; O]; B];
         let mut h = N::Hidden::<B>::zeroed();
         net.forward::<B>(x, &mut y, &mut h);
@@ -193,13 +180,8 @@ mod tests {
             }
             xs
         };
-        let fd = (objective(&net, &shifted(EPS), &dy) - objective(&net, &shifted(-EPS), &dy))
-            / (2.0 * EPS as f64);
-        assert_close(
-            "backward dx",
-            dot(dx.as_flattened(), x_dot.as_flattened()),
-            fd,
-        );
+        let fd = (objective(&net, &shifted(EPS), &dy) - objective(&net, &shifted(-EPS), &dy)) / (2.0 * EPS as f64);
+        assert_close("backward dx", dot(dx.as_flattened(), x_dot.as_flattened()), fd);
 
         // Reverse mode, parameters, one tensor at a time: ⟨grad_t, dir_t⟩.
         for t in 0..N::COUNT {
@@ -207,12 +189,7 @@ mod tests {
             let mut minus = N::zeroed();
             plus.copy_from(&net);
             minus.copy_from(&net);
-            for ((p, m), &d) in plus
-                .tensor_mut(t)
-                .iter_mut()
-                .zip(minus.tensor_mut(t))
-                .zip(dir.tensor(t))
-            {
+            for ((p, m), &d) in plus.tensor_mut(t).iter_mut().zip(minus.tensor_mut(t)).zip(dir.tensor(t)) {
                 *p += EPS * d;
                 *m -= EPS * d;
             }
@@ -223,32 +200,18 @@ mod tests {
         // Forward mode in the input and the (scaled) parameters together.
         let mut y_dot = [[0.0; O]; B];
         let mut h_dot = N::Hidden::<B>::zeroed();
-        net.tangent::<B>(
-            &x,
-            &y,
-            &h,
-            Some(&x_dot),
-            Some((&dir, &scales[..N::COUNT])),
-            &mut y_dot,
-            &mut h_dot,
-        );
+        net.tangent::<B>(&x, &y, &h, Some(&x_dot), Some((&dir, &scales[..N::COUNT])), &mut y_dot, &mut h_dot);
         let mut plus = N::zeroed();
         let mut minus = N::zeroed();
         plus.copy_from(&net);
         minus.copy_from(&net);
         for t in 0..N::COUNT {
-            for ((p, m), &d) in plus
-                .tensor_mut(t)
-                .iter_mut()
-                .zip(minus.tensor_mut(t))
-                .zip(dir.tensor(t))
-            {
+            for ((p, m), &d) in plus.tensor_mut(t).iter_mut().zip(minus.tensor_mut(t)).zip(dir.tensor(t)) {
                 *p += EPS * scales[t] * d;
                 *m -= EPS * scales[t] * d;
             }
         }
-        let fd = (objective(&plus, &shifted(EPS), &dy) - objective(&minus, &shifted(-EPS), &dy))
-            / (2.0 * EPS as f64);
+        let fd = (objective(&plus, &shifted(EPS), &dy) - objective(&minus, &shifted(-EPS), &dy)) / (2.0 * EPS as f64);
         assert_close("tangent", dot(y_dot.as_flattened(), dy.as_flattened()), fd);
 
         // Tangent of the reverse pass: d/dt ⟨dx(x + t·x_dot; dy + t·dy_dot), v⟩ for a random v.
@@ -256,17 +219,7 @@ mod tests {
         net.tangent::<B>(&x, &y, &h, Some(&x_dot), None, &mut y_dot, &mut h_dot);
         let mut dx_dot = [[0.0; I]; B];
         let mut adj_dot = N::Hidden::<B>::zeroed();
-        net.backward_tangent::<B>(
-            &y,
-            &h,
-            &y_dot,
-            &h_dot,
-            &dy,
-            &adj,
-            &dy_dot,
-            &mut dx_dot,
-            &mut adj_dot,
-        );
+        net.backward_tangent::<B>(&y, &h, &y_dot, &h_dot, &dy, &adj, &dy_dot, &mut dx_dot, &mut adj_dot);
         let mut v = [[0.0; I]; B];
         rand_fill(&mut rng, v.as_flattened_mut());
         let dx_at = |t: f32| {
@@ -284,11 +237,7 @@ mod tests {
             dot(dx.as_flattened(), v.as_flattened())
         };
         let fd = (dx_at(EPS) - dx_at(-EPS)) / (2.0 * EPS as f64);
-        assert_close(
-            "backward_tangent",
-            dot(dx_dot.as_flattened(), v.as_flattened()),
-            fd,
-        );
+        assert_close("backward_tangent", dot(dx_dot.as_flattened(), v.as_flattened()), fd);
     }
 
     #[test]

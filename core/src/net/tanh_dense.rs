@@ -30,12 +30,7 @@ fn times_tanh_derivative(a: &[f32], y: &[f32], out: &mut [f32], accumulate: bool
         }
         store(o8, v);
     }
-    for ((&a, &y), o) in ac
-        .remainder()
-        .iter()
-        .zip(yc.remainder())
-        .zip(oc.into_remainder())
-    {
+    for ((&a, &y), o) in ac.remainder().iter().zip(yc.remainder()).zip(oc.into_remainder()) {
         let v = a * (1.0 - y * y);
         *o = if accumulate { *o + v } else { v };
     }
@@ -50,12 +45,7 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for TanhDense<IN, OUT> {
         self.dense.init(rng);
     }
 
-    fn forward<const B: usize>(
-        &self,
-        x: &[[f32; IN]],
-        y: &mut [[f32; OUT]],
-        _h: &mut [[f32; OUT]; B],
-    ) {
+    fn forward<const B: usize>(&self, x: &[[f32; IN]], y: &mut [[f32; OUT]], _h: &mut [[f32; OUT]; B]) {
         let n = rows(&[x.len(), y.len()]);
         self.dense.forward_rows(&x[..n], &mut y[..n]);
         tanh_in_place(y[..n].as_flattened_mut());
@@ -74,12 +64,7 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for TanhDense<IN, OUT> {
         let n = rows(&[x.len(), y.len(), dy.len(), B]);
         // g = dy ⊙ tanh'(pre) = dy ⊙ (1 − y²)
         let g = &mut adj[..n];
-        times_tanh_derivative(
-            dy[..n].as_flattened(),
-            y[..n].as_flattened(),
-            g.as_flattened_mut(),
-            false,
-        );
+        times_tanh_derivative(dy[..n].as_flattened(), y[..n].as_flattened(), g.as_flattened_mut(), false);
         if let Some(dx) = dx {
             self.dense.backward_input_rows(g, dx);
         }
@@ -102,14 +87,8 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for TanhDense<IN, OUT> {
         // Tangent of the pre-activation, then through tanh.
         let pre_dot = &mut h_dot[..n];
         pre_dot.fill([0.0; OUT]);
-        self.dense
-            .tangent_rows(&x[..n], x_dot, dir.map(|(d, s)| (&d.dense, s)), pre_dot);
-        times_tanh_derivative(
-            pre_dot.as_flattened(),
-            y[..n].as_flattened(),
-            y_dot[..n].as_flattened_mut(),
-            true,
-        );
+        self.dense.tangent_rows(&x[..n], x_dot, dir.map(|(d, s)| (&d.dense, s)), pre_dot);
+        times_tanh_derivative(pre_dot.as_flattened(), y[..n].as_flattened(), y_dot[..n].as_flattened_mut(), true);
     }
 
     fn backward_tangent<const B: usize>(
