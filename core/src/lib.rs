@@ -5,9 +5,13 @@
 
 pub mod linalg;
 pub mod math;
+pub mod model;
 pub mod net;
+pub mod optim;
 pub mod random;
 pub mod tensors;
 
+pub use model::{Relaxation, Sbn};
 pub use net::{Dense, Mlp1, Mlp2, Net, TanhDense, Then};
+pub use optim::{Adam, AdamConfig};
 pub use tensors::Tensors;

@@ -105,8 +105,8 @@ impl<const ROWS: usize, const COLS: usize> Tensors for [[f32; COLS]; ROWS] {
 /// Implements [`Tensors`] for a struct by concatenating its fields' tensor lists in order:
 /// index `i` goes to the field that owns it, and names get the field's prefix (`enc.w`).
 macro_rules! impl_tensors_for_fields {
-    ($ty:ty, [$(($field:ident, $fty:ty, $name:literal)),+ $(,)?], [$($gen:tt)*]) => {
-        impl<$($gen)*> $crate::tensors::Tensors for $ty {
+    ($ty:ty, [$(($field:ident, $fty:ty, $name:literal)),+ $(,)?], [$($gen:tt)*] $(where [$($bounds:tt)*])?) => {
+        impl<$($gen)*> $crate::tensors::Tensors for $ty $(where $($bounds)*)? {
             const COUNT: usize = 0 $(+ <$fty as $crate::tensors::Tensors>::COUNT)+;
 
             fn tensor(&self, i: usize) -> &[f32] {

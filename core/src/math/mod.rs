@@ -49,7 +49,7 @@ mod tests {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         (0..len)
             .map(|i| {
-                if i < EDGES.len() && seed % 2 == 0 {
+                if i < EDGES.len() && seed.is_multiple_of(2) {
                     EDGES[i]
                 } else {
                     s ^= s << 13;
@@ -67,7 +67,7 @@ mod tests {
         inputs(len, seed | 1)
             .into_iter()
             .enumerate()
-            .map(|(i, v)| if i < EDGES.len() && seed % 2 == 0 { EDGES[i] } else { (v + 25.0) / 50.0 })
+            .map(|(i, v)| if i < EDGES.len() && seed.is_multiple_of(2) { EDGES[i] } else { (v + 25.0) / 50.0 })
             .collect()
     }
 

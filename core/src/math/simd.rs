@@ -70,6 +70,74 @@ pub fn store(s: &mut [f32], v: f32x8) {
     s[..LANES].copy_from_slice(&v.to_array());
 }
 
+/// Loads up to eight lanes from the front of `s`, padding missing lanes with zero.
+#[inline]
+pub fn load_partial(s: &[f32]) -> f32x8 {
+    let mut a = [0.0; LANES];
+    let k = s.len().min(LANES);
+    a[..k].copy_from_slice(&s[..k]);
+    f32x8::new(a)
+}
+
+/// Stores as many of the eight lanes as `s` holds (up to eight).
+#[inline]
+pub fn store_partial(s: &mut [f32], v: f32x8) {
+    let k = s.len().min(LANES);
+    s[..k].copy_from_slice(&v.to_array()[..k]);
+}
+
+/// `out = f(a, b)` lane-wise over slices of any length; the last partial chunk runs through
+/// the same vector code (padded with zeros), so every element gets identical arithmetic.
+#[inline]
+pub fn zip_map(a: &[f32], b: &[f32], out: &mut [f32], f: impl Fn(f32x8, f32x8) -> f32x8) {
+    let n = a.len().min(b.len()).min(out.len());
+    for ((ac, bc), oc) in a[..n].chunks(LANES).zip(b[..n].chunks(LANES)).zip(out[..n].chunks_mut(LANES)) {
+        store_partial(oc, f(load_partial(ac), load_partial(bc)));
+    }
+}
+
+/// `out = f(a, b, c)` lane-wise, as [`zip_map`].
+#[inline]
+pub fn zip3_map(a: &[f32], b: &[f32], c: &[f32], out: &mut [f32], f: impl Fn(f32x8, f32x8, f32x8) -> f32x8) {
+    let n = a.len().min(b.len()).min(c.len()).min(out.len());
+    let chunks = a[..n].chunks(LANES).zip(b[..n].chunks(LANES)).zip(c[..n].chunks(LANES));
+    for (((ac, bc), cc), oc) in chunks.zip(out[..n].chunks_mut(LANES)) {
+        store_partial(oc, f(load_partial(ac), load_partial(bc), load_partial(cc)));
+    }
+}
+
+/// `out = f(a, b, c, d)` lane-wise, as [`zip_map`].
+#[inline]
+pub fn zip4_map(
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    d: &[f32],
+    out: &mut [f32],
+    f: impl Fn(f32x8, f32x8, f32x8, f32x8) -> f32x8,
+) {
+    let n = a.len().min(b.len()).min(c.len()).min(d.len()).min(out.len());
+    let chunks = a[..n].chunks(LANES).zip(b[..n].chunks(LANES)).zip(c[..n].chunks(LANES)).zip(d[..n].chunks(LANES));
+    for ((((ac, bc), cc), dc), oc) in chunks.zip(out[..n].chunks_mut(LANES)) {
+        store_partial(oc, f(load_partial(ac), load_partial(bc), load_partial(cc), load_partial(dc)));
+    }
+}
+
+/// Σ f(a, b) lane-wise over slices of any length (padding lanes must map to zero, or are
+/// masked here: only the first `len` lanes of the last chunk are summed).
+#[inline]
+pub fn zip_sum(a: &[f32], b: &[f32], f: impl Fn(f32x8, f32x8) -> f32x8) -> f32 {
+    let n = a.len().min(b.len());
+    let mut acc = f32x8::ZERO;
+    let mut chunks = a[..n].chunks_exact(LANES).zip(b[..n].chunks_exact(LANES));
+    for (ac, bc) in &mut chunks {
+        acc += f(load(ac), load(bc));
+    }
+    let full = n / LANES * LANES;
+    let tail = f(load_partial(&a[full..n]), load_partial(&b[full..n])).to_array();
+    acc.reduce_add() + tail[..n - full].iter().sum::<f32>()
+}
+
 #[inline]
 fn map(x: &[f32], out: &mut [f32], f8: impl Fn(f32x8) -> f32x8, f1: impl Fn(f32) -> f32) {
     let n = x.len().min(out.len());

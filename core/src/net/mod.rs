@@ -14,10 +14,12 @@
 //! **accumulate** (`+=`) into their outputs, so that a value used in several places collects all
 //! its contributions; callers zero a buffer before its first contribution.
 
+mod absent;
 mod chain;
 mod dense;
 mod tanh_dense;
 
+pub use absent::Absent;
 pub use chain::Then;
 pub use dense::Dense;
 pub use tanh_dense::TanhDense;

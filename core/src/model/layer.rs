@@ -1,0 +1,138 @@
+//! Per-layer and per-example workspaces shared by every model and read by the estimators.
+
+use bytemuck::Zeroable;
+
+/// Everything one stochastic layer of `H` units holds for a batch of at most `B` examples.
+///
+/// Hard-pass values are written by [`super::Sbn::hard_forward`], relaxed values (`r_*`) by the
+/// relaxed passes; `noise`, `noise_alt` and `dlogits` are the estimators' to fill.
+#[derive(Zeroable)]
+#[repr(C)]
+pub struct LayerScratch<const H: usize, const B: usize> {
+    /// Logistic noise ε = log u − log(1 − u) of the hard pass and of every relaxed pass.
+    pub noise: [[f32; H]; B],
+    /// Alternative noise (antithetic samples, conditional z̃ − a, ...), chosen per pass.
+    pub noise_alt: [[f32; H]; B],
+    /// Hard-pass logits a.
+    pub logits: [[f32; H]; B],
+    /// Hard-pass probabilities θ = σ(a).
+    pub prob: [[f32; H]; B],
+    /// Hard samples b ∈ {0, 1}.
+    pub sample: [[f32; H]; B],
+    /// log q(b | input) per example (Σ over units).
+    pub log_q: [f32; B],
+    /// Relaxed-pass logits a' (equal to `logits` for the layer the relaxation starts at).
+    pub r_logits: [[f32; H]; B],
+    /// Relaxed samples y = σ(s).
+    pub r_y: [[f32; H]; B],
+    /// Adjoint of y in the relaxed reverse pass.
+    pub r_y_bar: [[f32; H]; B],
+    /// Adjoint of s (pre-sigmoid) in the relaxed reverse pass.
+    pub r_s_bar: [[f32; H]; B],
+    /// Adjoint of the relaxed logits a' (with ∂z/∂a' = 1), including the direct log q term.
+    pub r_logits_bar: [[f32; H]; B],
+    /// Tangent of `r_logits_bar` in τ.
+    pub r_logits_bar_dot: [[f32; H]; B],
+    /// Tangent of the relaxed logits in τ = log λ.
+    pub r_logits_dot: [[f32; H]; B],
+    /// Tangent of y in τ.
+    pub r_y_dot: [[f32; H]; B],
+    /// Tangent of `r_s_bar` in τ.
+    pub r_s_bar_dot: [[f32; H]; B],
+    /// Logit gradients an estimator passes to [`super::Sbn::encoder_backward`].
+    pub dlogits: [[f32; H]; B],
+}
+
+/// Per-example values of the current batch.
+#[derive(Zeroable)]
+#[repr(C)]
+pub struct RowScratch<const B: usize> {
+    /// Number of examples loaded (≤ B).
+    pub n: usize,
+    /// Single-sample ELBO f(b) of the last hard pass (log p(x_bottom | b) for structured
+    /// prediction).
+    pub elbo: [f32; B],
+    /// log p(x, b) of the last hard pass: the ELBO without the log q terms.
+    pub log_p: [f32; B],
+    /// Relaxed ELBO of the last relaxed pass.
+    pub relaxed_elbo: [f32; B],
+    /// ∂(scale · relaxed ELBO)/∂log λ of the last relaxed reverse pass.
+    pub relaxed_elbo_dtau: [f32; B],
+}
+
+use super::RelaxCoefficients;
+use crate::math::scalar::sigmoid;
+
+/// The per-unit algebra of a relaxed layer, shared by every model. Each works on the first `n`
+/// rows; `c` are the relaxation's coefficients (s = α·z + β·a', z = a' + ε).
+impl<const H: usize, const B: usize> LayerScratch<H, B> {
+    /// y = σ(α·(a' + ε) + β·a') from `r_logits` and `noise`.
+    pub(crate) fn relax_forward(&mut self, n: usize, c: RelaxCoefficients) {
+        super::bernoulli::relax(
+            self.r_logits[..n].as_flattened(),
+            self.noise[..n].as_flattened(),
+            c,
+            self.r_y.as_flattened_mut(),
+        );
+    }
+
+    /// From ȳ (in `r_y_bar`, assembled by the model): s̄ = ȳ·y(1 − y) and
+    /// ā' = s̄·(α + β) − [log q term] scale·(y − σ(a')), and adds Σ_j s̄·∂s/∂τ to `dtau` per row.
+    pub(crate) fn finish_adjoints(
+        &mut self,
+        n: usize,
+        c: RelaxCoefficients,
+        scale: f32,
+        log_q_term: bool,
+        dtau: &mut [f32],
+    ) {
+        for r in 0..n {
+            let mut acc = 0.0;
+            for j in 0..H {
+                let (y, a, e) = (self.r_y[r][j], self.r_logits[r][j], self.noise[r][j]);
+                let s_bar = self.r_y_bar[r][j] * y * (1.0 - y);
+                self.r_s_bar[r][j] = s_bar;
+                let direct = if log_q_term { -scale * (y - sigmoid(a)) } else { 0.0 };
+                self.r_logits_bar[r][j] = s_bar * (c.alpha + c.beta) + direct;
+                acc += s_bar * (c.d_alpha * (a + e) + c.d_beta * a);
+            }
+            dtau[r] += acc;
+        }
+    }
+
+    /// ẏ = y(1 − y)·ṡ with ṡ = dα·z + dβ·a' + (α + β)·ȧ' (ȧ' in `r_logits_dot`); writes `r_y_dot`
+    /// and `out = 2ẏ`, the tangent of the next map's input 2y − 1.
+    pub(crate) fn y_tangent(&mut self, n: usize, c: RelaxCoefficients, out: &mut [[f32; H]]) {
+        for r in 0..n {
+            for j in 0..H {
+                let (y, a, e) = (self.r_y[r][j], self.r_logits[r][j], self.noise[r][j]);
+                let s_dot = c.d_alpha * (a + e) + c.d_beta * a + (c.alpha + c.beta) * self.r_logits_dot[r][j];
+                let y_dot = y * (1.0 - y) * s_dot;
+                self.r_y_dot[r][j] = y_dot;
+                out[r][j] = 2.0 * y_dot;
+            }
+        }
+    }
+
+    /// From ȳ̇ (placed in `r_s_bar_dot` by the model, overwritten here):
+    /// ṡ̄ = ȳ̇·y(1 − y) + ȳ·(1 − 2y)·ẏ into `r_s_bar_dot`, and the
+    /// logits' adjoint tangent ā̇' = ṡ̄·(α + β) + s̄·(dα + dβ) − [log q term] scale·(ẏ − σ'(a')·ȧ')
+    /// into `r_logits_bar_dot`.
+    pub(crate) fn finish_adjoint_tangents(&mut self, n: usize, c: RelaxCoefficients, scale: f32, log_q_term: bool) {
+        for r in 0..n {
+            for j in 0..H {
+                let (y, y_dot) = (self.r_y[r][j], self.r_y_dot[r][j]);
+                let s_bar_dot = self.r_s_bar_dot[r][j] * y * (1.0 - y) + self.r_y_bar[r][j] * (1.0 - 2.0 * y) * y_dot;
+                self.r_s_bar_dot[r][j] = s_bar_dot;
+                let direct = if log_q_term {
+                    let p = sigmoid(self.r_logits[r][j]);
+                    -scale * (y_dot - p * (1.0 - p) * self.r_logits_dot[r][j])
+                } else {
+                    0.0
+                };
+                self.r_logits_bar_dot[r][j] =
+                    s_bar_dot * (c.alpha + c.beta) + self.r_s_bar[r][j] * (c.d_alpha + c.d_beta) + direct;
+            }
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! One stochastic layer: q(b | x) = Bernoulli(σ(E(x − x̄))), p(b) = Bernoulli(σ(π)),
+//! p(x | b) = Bernoulli(σ(G(2b − 1) + c₀)). With `E`, `G` affine this is the paper's "linear 1
+//! layer" model; with two tanh hidden layers each it is the "nonlinear" model.
+//!
+//! ELBO per example (generative): f = log p(x | s) + log p(s) − log q(s | x), with s the hard
+//! sample b or the relaxed sample y. Structured prediction: f = log p(x_bottom | s).
+
+use super::bernoulli::{
+    log_prob_rows, log_prob_rows_shared, output_adjoint, output_adjoint_tangent, output_log_lik_rows, plus_minus_one,
+    sample_hard,
+};
+use super::{LayerScratch, Relaxation, RowScratch, Sbn, Task};
+use crate::math::scalar::sigmoid;
+use crate::net::Net;
+use crate::tensors::{Tensors, impl_tensors_for_fields};
+use bytemuck::Zeroable;
+use core::marker::PhantomData;
+use rand_core::Rng;
+
+/// A sigmoid belief network with one stochastic layer of `H` units, encoder `E: X → H`,
+/// decoder `G: H → Y` and task `T`.
+#[derive(Zeroable)]
+#[repr(C)]
+pub struct OneLayer<const X: usize, const H: usize, const Y: usize, E, G, T> {
+    /// Encoder: logits of q(b | x) from the centred input.
+    pub enc: E,
+    /// Decoder: output logits (before the fixed bias) from 2b − 1.
+    pub dec: G,
+    /// Prior logits π (unused for structured prediction).
+    pub prior: [f32; H],
+    /// Fixed input centring x̄ (not trained).
+    pub input_mean: [f32; X],
+    /// Fixed output bias logit(clip(x̄_target, 0.001, 0.999)) (not trained).
+    pub output_bias: [f32; Y],
+    task: PhantomData<T>,
+}
+
+impl_tensors_for_fields!(
+    OneLayer<X, H, Y, E, G, T>,
+    [(enc, E, "enc"), (dec, G, "dec"), (prior, [f32; H], "prior")],
+    [const X: usize, const H: usize, const Y: usize, E, G, T]
+    where [E: Tensors, G: Tensors]
+);
+
+/// Workspace of a [`OneLayer`] model for batches of at most `B` examples.
+#[derive(Zeroable)]
+#[repr(C)]
+pub struct OneLayerScratch<const X: usize, const H: usize, const Y: usize, E: Net<X, H>, G: Net<H, Y>, const B: usize> {
+    /// Per-example values.
+    pub rows: RowScratch<B>,
+    /// The stochastic layer.
+    pub layer: LayerScratch<H, B>,
+    enc_in: [[f32; X]; B],
+    target: [[f32; Y]; B],
+    enc_h: E::Hidden<B>,
+    enc_adj: E::Hidden<B>,
+    enc_h_dot: E::Hidden<B>,
+    // Hard pass through the decoder.
+    dec_in: [[f32; H]; B],
+    dec_out: [[f32; Y]; B],
+    dec_h: G::Hidden<B>,
+    dec_adj: G::Hidden<B>,
+    dec_out_bar: [[f32; Y]; B],
+    // Relaxed pass through the decoder, its adjoints and their τ-tangents.
+    r_dec_in: [[f32; H]; B],
+    r_dec_out: [[f32; Y]; B],
+    r_dec_h: G::Hidden<B>,
+    r_dec_adj: G::Hidden<B>,
+    r_dec_out_bar: [[f32; Y]; B],
+    r_dec_in_bar: [[f32; H]; B],
+    r_dec_in_dot: [[f32; H]; B],
+    r_dec_out_dot: [[f32; Y]; B],
+    r_dec_h_dot: G::Hidden<B>,
+    r_dec_adj_dot: G::Hidden<B>,
+    r_dec_out_bar_dot: [[f32; Y]; B],
+    r_dec_in_bar_dot: [[f32; H]; B],
+    r_log_q: [f32; B],
+}
+
+impl<const X: usize, const H: usize, const Y: usize, E, G, T> Sbn<H> for OneLayer<X, H, Y, E, G, T>
+where
+    E: Net<X, H>,
+    G: Net<H, Y>,
+    T: Task,
+{
+    const LAYERS: usize = 1;
+    const STRUCTURED: bool = T::STRUCTURED;
+    type Input = [f32; X];
+    type Target = [f32; Y];
+    type Scratch<const B: usize> = OneLayerScratch<X, H, Y, E, G, B>;
+
+    fn init<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        self.enc.init(rng);
+        self.dec.init(rng);
+        self.prior = [0.0; H];
+    }
+
+    fn set_data_mean(&mut self, input_mean: &[f32; X], target_mean: &[f32; Y]) {
+        self.input_mean = *input_mean;
+        for (b, &m) in self.output_bias.iter_mut().zip(target_mean) {
+            let p = m.clamp(0.001, 0.999);
+            *b = libm::logf(p / (1.0 - p));
+        }
+    }
+
+    fn input_mean(&self) -> &[f32; X] {
+        &self.input_mean
+    }
+
+    fn layer<const B: usize>(s: &Self::Scratch<B>, _: usize) -> &LayerScratch<H, B> {
+        &s.layer
+    }
+    fn layer_mut<const B: usize>(s: &mut Self::Scratch<B>, _: usize) -> &mut LayerScratch<H, B> {
+        &mut s.layer
+    }
+    fn rows<const B: usize>(s: &Self::Scratch<B>) -> &RowScratch<B> {
+        &s.rows
+    }
+    fn rows_mut<const B: usize>(s: &mut Self::Scratch<B>) -> &mut RowScratch<B> {
+        &mut s.rows
+    }
+
+    fn load_batch<const B: usize>(&self, inputs: &[[f32; X]], targets: &[[f32; Y]], s: &mut Self::Scratch<B>) -> usize {
+        let n = inputs.len().min(targets.len()).min(B);
+        for (dst, src) in s.enc_in.iter_mut().zip(&inputs[..n]) {
+            for ((d, &x), &m) in dst.iter_mut().zip(src).zip(&self.input_mean) {
+                *d = x - m;
+            }
+        }
+        s.target[..n].copy_from_slice(&targets[..n]);
+        s.rows.n = n;
+        n
+    }
+
+    fn hard_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32) {
+        let n = s.rows.n;
+        let l = &mut s.layer;
+        self.enc.forward::<B>(&s.enc_in[..n], &mut l.logits[..n], &mut s.enc_h);
+        let noise = if alt & 1 != 0 { &l.noise_alt } else { &l.noise };
+        sample_hard(
+            l.logits[..n].as_flattened(),
+            noise[..n].as_flattened(),
+            l.prob.as_flattened_mut(),
+            l.sample.as_flattened_mut(),
+        );
+        log_prob_rows(l.sample[..n].as_flattened(), l.logits[..n].as_flattened(), H, &mut l.log_q[..n]);
+
+        plus_minus_one(l.sample[..n].as_flattened(), s.dec_in.as_flattened_mut());
+        self.dec.forward::<B>(&s.dec_in[..n], &mut s.dec_out[..n], &mut s.dec_h);
+        let rows = &mut s.rows;
+        output_log_lik_rows(
+            s.target[..n].as_flattened(),
+            s.dec_out[..n].as_flattened(),
+            &self.output_bias,
+            &mut rows.log_p[..n],
+        );
+        if T::STRUCTURED {
+            rows.elbo[..n].copy_from_slice(&rows.log_p[..n]);
+        } else {
+            let mut log_prior = [0.0f32; B];
+            log_prob_rows_shared(l.sample[..n].as_flattened(), &self.prior, &mut log_prior[..n]);
+            for r in 0..n {
+                rows.log_p[r] += log_prior[r];
+                rows.elbo[r] = rows.log_p[r] - l.log_q[r];
+            }
+        }
+    }
+
+    fn decoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, weights: &[f32], grad: &mut Self) {
+        let n = s.rows.n.min(weights.len());
+        for r in 0..n {
+            output_adjoint(&s.target[r], &s.dec_out[r], &self.output_bias, weights[r], &mut s.dec_out_bar[r]);
+        }
+        self.dec.backward::<B>(
+            &s.dec_in[..n],
+            &s.dec_out[..n],
+            &s.dec_h,
+            &s.dec_out_bar[..n],
+            None,
+            Some(&mut grad.dec),
+            &mut s.dec_adj,
+        );
+        if !T::STRUCTURED {
+            // ∂/∂π Σ_j b_j·π_j − softplus(π_j) = b − σ(π).
+            for r in 0..n {
+                for ((g, &b), &p) in grad.prior.iter_mut().zip(&s.layer.sample[r]).zip(&self.prior) {
+                    *g += weights[r] * (b - sigmoid(p));
+                }
+            }
+        }
+    }
+
+    fn encoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, _: usize, grad: &mut Self) {
+        let n = s.rows.n;
+        let l = &s.layer;
+        self.enc.backward::<B>(
+            &s.enc_in[..n],
+            &l.logits[..n],
+            &s.enc_h,
+            &l.dlogits[..n],
+            None,
+            Some(&mut grad.enc),
+            &mut s.enc_adj,
+        );
+    }
+
+    fn encoder_tangent<const B: usize>(
+        &self,
+        s: &mut Self::Scratch<B>,
+        _: usize,
+        dir: &Self,
+        scales: &[f32],
+        out: &mut [[f32; H]],
+    ) {
+        let n = s.rows.n.min(out.len());
+        out[..n].fill([0.0; H]);
+        let scales = &scales[..E::COUNT.min(scales.len())];
+        let l = &s.layer;
+        self.enc.tangent::<B>(
+            &s.enc_in[..n],
+            &l.logits[..n],
+            &s.enc_h,
+            None,
+            Some((&dir.enc, scales)),
+            &mut out[..n],
+            &mut s.enc_h_dot,
+        );
+    }
+
+    fn relaxed_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, _from: usize, relaxation: Relaxation) {
+        let n = s.rows.n;
+        let c = relaxation.coefficients();
+        let l = &mut s.layer;
+        l.r_logits[..n].copy_from_slice(&l.logits[..n]);
+        l.relax_forward(n, c);
+        plus_minus_one(l.r_y[..n].as_flattened(), s.r_dec_in.as_flattened_mut());
+        self.dec.forward::<B>(&s.r_dec_in[..n], &mut s.r_dec_out[..n], &mut s.r_dec_h);
+        let f = &mut s.rows.relaxed_elbo;
+        output_log_lik_rows(
+            s.target[..n].as_flattened(),
+            s.r_dec_out[..n].as_flattened(),
+            &self.output_bias,
+            &mut f[..n],
+        );
+        if !T::STRUCTURED {
+            let mut log_prior = [0.0f32; B];
+            log_prob_rows_shared(l.r_y[..n].as_flattened(), &self.prior, &mut log_prior[..n]);
+            log_prob_rows(l.r_y[..n].as_flattened(), l.logits[..n].as_flattened(), H, &mut s.r_log_q[..n]);
+            for r in 0..n {
+                f[r] += log_prior[r] - s.r_log_q[r];
+            }
+        }
+    }
+
+    fn relaxed_backward<const B: usize>(
+        &self,
+        s: &mut Self::Scratch<B>,
+        _from: usize,
+        relaxation: Relaxation,
+        scale: f32,
+        mut grad: Option<&mut Self>,
+    ) {
+        let n = s.rows.n;
+        let c = relaxation.coefficients();
+        for r in 0..n {
+            output_adjoint(&s.target[r], &s.r_dec_out[r], &self.output_bias, scale, &mut s.r_dec_out_bar[r]);
+        }
+        s.r_dec_in_bar[..n].fill([0.0; H]);
+        self.dec.backward::<B>(
+            &s.r_dec_in[..n],
+            &s.r_dec_out[..n],
+            &s.r_dec_h,
+            &s.r_dec_out_bar[..n],
+            Some(&mut s.r_dec_in_bar[..n]),
+            grad.as_deref_mut().map(|g| &mut g.dec),
+            &mut s.r_dec_adj,
+        );
+        let l = &mut s.layer;
+        for r in 0..n {
+            for j in 0..H {
+                // y feeds the decoder as 2y − 1; generative: + prior term π, − log q term a.
+                let prior_and_log_q = if T::STRUCTURED { 0.0 } else { scale * (self.prior[j] - l.logits[r][j]) };
+                l.r_y_bar[r][j] = 2.0 * s.r_dec_in_bar[r][j] + prior_and_log_q;
+            }
+        }
+        s.rows.relaxed_elbo_dtau[..n].fill(0.0);
+        l.finish_adjoints(n, c, scale, !T::STRUCTURED, &mut s.rows.relaxed_elbo_dtau[..n]);
+        if let Some(g) = grad {
+            if !T::STRUCTURED {
+                for r in 0..n {
+                    for ((gp, &y), &p) in g.prior.iter_mut().zip(&l.r_y[r]).zip(&self.prior) {
+                        *gp += scale * (y - sigmoid(p));
+                    }
+                }
+            }
+            self.enc.backward::<B>(
+                &s.enc_in[..n],
+                &l.logits[..n],
+                &s.enc_h,
+                &l.r_logits_bar[..n],
+                None,
+                Some(&mut g.enc),
+                &mut s.enc_adj,
+            );
+        }
+    }
+
+    fn relaxed_tangent<const B: usize>(
+        &self,
+        s: &mut Self::Scratch<B>,
+        _from: usize,
+        relaxation: Relaxation,
+        scale: f32,
+    ) {
+        let n = s.rows.n;
+        let c = relaxation.coefficients();
+        let l = &mut s.layer;
+        // The logits do not depend on τ: ṡ = dα·z + dβ·a, ẏ = y(1 − y)·ṡ.
+        l.r_logits_dot[..n].fill([0.0; H]);
+        l.y_tangent(n, c, &mut s.r_dec_in_dot);
+        s.r_dec_out_dot[..n].fill([0.0; Y]);
+        self.dec.tangent::<B>(
+            &s.r_dec_in[..n],
+            &s.r_dec_out[..n],
+            &s.r_dec_h,
+            Some(&s.r_dec_in_dot[..n]),
+            None,
+            &mut s.r_dec_out_dot[..n],
+            &mut s.r_dec_h_dot,
+        );
+        for r in 0..n {
+            output_adjoint_tangent(
+                &s.r_dec_out[r],
+                &self.output_bias,
+                &s.r_dec_out_dot[r],
+                scale,
+                &mut s.r_dec_out_bar_dot[r],
+            );
+        }
+        s.r_dec_in_bar_dot[..n].fill([0.0; H]);
+        self.dec.backward_tangent::<B>(
+            &s.r_dec_out[..n],
+            &s.r_dec_h,
+            &s.r_dec_out_dot[..n],
+            &s.r_dec_h_dot,
+            &s.r_dec_out_bar[..n],
+            &s.r_dec_adj,
+            &s.r_dec_out_bar_dot[..n],
+            &mut s.r_dec_in_bar_dot[..n],
+            &mut s.r_dec_adj_dot,
+        );
+        // ȳ = 2·(decoder input adjoint) + scale·(π − a): only the first term moves with τ.
+        for (dst, src) in l.r_s_bar_dot[..n].iter_mut().zip(&s.r_dec_in_bar_dot[..n]) {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = 2.0 * v;
+            }
+        }
+        l.finish_adjoint_tangents(n, c, scale, !T::STRUCTURED);
+    }
+}

@@ -1,0 +1,153 @@
+//! Adam with TensorFlow's semantics, as the official code uses it (rebar-reference.md §3.3, §13
+//! pitfall 13): β₁ = 0.9, β₂ = 0.99999, ε = 1e-8 added to the *uncorrected* √v, and the bias
+//! correction folded into the step size:
+//!
+//! ```text
+//! t ← t + 1
+//! m ← β₁·m + (1 − β₁)·g
+//! v ← β₂·v + (1 − β₂)·g²
+//! θ ← θ − lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) · m / (√v + ε)
+//! ```
+//!
+//! The state (`m`, `v`) has the parameters' own type, so it is fixed-size and caller-owned like
+//! everything else; the update is a minimisation step.
+
+use crate::math::simd::{LANES, load, store};
+use crate::tensors::Tensors;
+use bytemuck::Zeroable;
+use wide::f32x8;
+
+/// Adam's hyperparameters (not the learning rate, which may change from step to step).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    /// First-moment decay β₁.
+    pub beta1: f32,
+    /// Second-moment decay β₂.
+    pub beta2: f32,
+    /// ε added to √v.
+    pub epsilon: f32,
+}
+
+impl AdamConfig {
+    /// The official code's settings: TF defaults β₁ = 0.9, ε = 1e-8, and β₂ = 0.99999.
+    pub const REBAR: AdamConfig = AdamConfig { beta1: 0.9, beta2: 0.99999, epsilon: 1e-8 };
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self::REBAR
+    }
+}
+
+/// Adam's state for parameters of type `P`: the moment estimates and the step count.
+#[derive(Zeroable)]
+#[repr(C)]
+pub struct Adam<P> {
+    /// First moments, one per parameter.
+    pub m: P,
+    /// Second moments, one per parameter.
+    pub v: P,
+    /// Steps taken.
+    pub t: u64,
+    /// β₁ᵗ and β₂ᵗ, kept in f64 so that the bias correction does not drift over millions of steps.
+    pub beta_powers: [f64; 2],
+}
+
+impl<P: Tensors> Adam<P> {
+    /// Resets the state to step 0 (zero moments).
+    pub fn reset(&mut self) {
+        self.m.fill_zero();
+        self.v.fill_zero();
+        self.t = 0;
+        self.beta_powers = [1.0, 1.0];
+    }
+
+    /// One minimisation step `params ← params − update(grad)` with learning rate `lr`.
+    pub fn step(&mut self, params: &mut P, grad: &P, lr: f32, c: AdamConfig) {
+        if self.t == 0 {
+            self.beta_powers = [1.0, 1.0];
+        }
+        self.t += 1;
+        self.beta_powers[0] *= c.beta1 as f64;
+        self.beta_powers[1] *= c.beta2 as f64;
+        let lr_t = (lr as f64 * libm::sqrt(1.0 - self.beta_powers[1]) / (1.0 - self.beta_powers[0])) as f32;
+        for i in 0..P::COUNT {
+            update(params.tensor_mut(i), grad.tensor(i), self.m.tensor_mut(i), self.v.tensor_mut(i), lr_t, c);
+        }
+    }
+}
+
+/// The elementwise update of one tensor.
+fn update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr_t: f32, c: AdamConfig) {
+    let n = p.len().min(g.len()).min(m.len()).min(v.len());
+    let full = n / LANES * LANES;
+    let (b1, b2, eps, lr) = (f32x8::splat(c.beta1), f32x8::splat(c.beta2), f32x8::splat(c.epsilon), f32x8::splat(lr_t));
+    let (one_b1, one_b2) = (f32x8::splat(1.0 - c.beta1), f32x8::splat(1.0 - c.beta2));
+    for i in (0..full).step_by(LANES) {
+        let gv = load(&g[i..]);
+        let mv = b1 * load(&m[i..]) + one_b1 * gv;
+        let vv = b2 * load(&v[i..]) + one_b2 * gv * gv;
+        store(&mut m[i..], mv);
+        store(&mut v[i..], vv);
+        let pv = load(&p[i..]) - lr * mv / (vv.sqrt() + eps);
+        store(&mut p[i..], pv);
+    }
+    for i in full..n {
+        m[i] = c.beta1 * m[i] + (1.0 - c.beta1) * g[i];
+        v[i] = c.beta2 * v[i] + (1.0 - c.beta2) * g[i] * g[i];
+        p[i] -= lr_t * m[i] / (libm::sqrtf(v[i]) + c.epsilon);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_match_hand_computed_tensorflow_adam() {
+        // One tensor of 11 values (8 SIMD lanes + a scalar tail of 3), all with the same history.
+        let mut p = [1.0f32; 11];
+        let mut st = Adam::<[f32; 11]>::zeroed();
+        let c = AdamConfig::REBAR;
+        let lr = 0.01;
+        let grads = [0.5f32, -0.25, 2.0];
+        // Hand computation in f64 of the TF formula.
+        let (mut m, mut v, mut theta) = (0.0f64, 0.0f64, 1.0f64);
+        for (t, &g) in grads.iter().enumerate() {
+            let t = (t + 1) as i32;
+            let gg = [g; 11];
+            st.step(&mut p, &gg, lr, c);
+            let g = g as f64;
+            m = 0.9 * m + 0.1 * g;
+            v = 0.99999 * v + (1.0 - 0.99999f32 as f64) * g * g;
+            let lr_t = 0.01 * (1.0 - (0.99999f32 as f64).powi(t)).sqrt() / (1.0 - (0.9f32 as f64).powi(t));
+            theta -= lr_t * m / (v.sqrt() + 1e-8);
+            for &x in &p {
+                assert!((x as f64 - theta).abs() < 2e-6, "step {t}: {x} vs {theta}");
+            }
+        }
+        // First step of Adam moves every parameter by ≈ lr (the bias-corrected m/√v is ±1);
+        // TF's form gives exactly lr·√(1−β₂)/(1−β₁)·0.1g/(√(1−β₂)·|g|) = lr.
+        assert_eq!(st.t, 3);
+    }
+
+    #[test]
+    fn first_step_has_size_learning_rate() {
+        let mut p = [0.0f32; 3];
+        let mut st = Adam::<[f32; 3]>::zeroed();
+        // (A gradient of 1e-3 would move less: TF's ε = 1e-8 is added to the uncorrected
+        // √v = √(1 − β₂)·|g| ≈ 3e-6, a 0.3% effect.)
+        st.step(&mut p, &[3.0, -0.05, 1e3], 0.1, AdamConfig::REBAR);
+        for (x, s) in p.iter().zip([-1.0, 1.0, -1.0]) {
+            assert!((x - 0.1 * s).abs() < 1e-4, "{x}");
+        }
+    }
+
+    #[test]
+    fn zero_gradient_leaves_parameters_unchanged() {
+        let mut p = [0.5f32; 9];
+        let mut st = Adam::<[f32; 9]>::zeroed();
+        st.step(&mut p, &[0.0; 9], 0.1, AdamConfig::REBAR);
+        assert_eq!(p, [0.5; 9]);
+    }
+}
