@@ -87,11 +87,11 @@ where
         for l in 0..M::LAYERS {
             let layer = M::layer_mut(&mut s, l);
             layer.noise = self.noise[l];
-            if let Some((k, v, d)) = noise_shift {
-                if k == l {
-                    for (a, b) in layer.noise.as_flattened_mut().iter_mut().zip(v.as_flattened()) {
-                        *a += d * b;
-                    }
+            if let Some((k, v, d)) = noise_shift
+                && k == l
+            {
+                for (a, b) in layer.noise.as_flattened_mut().iter_mut().zip(v.as_flattened()) {
+                    *a += d * b;
                 }
             }
         }
