@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod estimator;
 pub mod linalg;
 pub mod math;
 pub mod model;
@@ -11,6 +12,7 @@ pub mod optim;
 pub mod random;
 pub mod tensors;
 
+pub use estimator::{Diagnostics, Estimator};
 pub use model::{Relaxation, Sbn};
 pub use net::{Dense, Mlp1, Mlp2, Net, TanhDense, Then};
 pub use optim::{Adam, AdamConfig};

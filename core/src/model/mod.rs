@@ -155,6 +155,9 @@ pub trait Sbn<const H: usize>: Tensors + Zeroable {
         s: &mut Self::Scratch<B>,
     ) -> usize;
 
+    /// The centred inputs x − x̄ of the loaded batch (the input of the estimators' baselines).
+    fn centered_inputs<const B: usize>(s: &Self::Scratch<B>) -> &[Self::Input];
+
     /// Hard pass: b_l = 1[a_l + ε_l > 0] for each layer, with ε_l the layer's `noise`, or its
     /// `noise_alt` when bit `l` of `alt` is set. Fills the layers' `logits`, `prob`, `sample`,
     /// `log_q` and the rows' `log_p` and `elbo`.

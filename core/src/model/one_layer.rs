@@ -132,6 +132,10 @@ where
         n
     }
 
+    fn centered_inputs<const B: usize>(s: &Self::Scratch<B>) -> &[[f32; X]] {
+        &s.enc_in[..s.rows.n]
+    }
+
     fn hard_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32) {
         let n = s.rows.n;
         let l = &mut s.layer;

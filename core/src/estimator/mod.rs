@@ -1,0 +1,116 @@
+//! Gradient estimators for the ELBO of a sigmoid belief network: one shape ([`Estimator`]) that
+//! the trainer, the variance tool and a user's own code can swap.
+//!
+//! Every estimator returns, in `grad`, an estimate of the gradient of the **loss**
+//! −(1/n) Σᵢ E_q[f(bᵢ)] over the loaded batch of n examples (the quantity Adam minimises, as in
+//! the official code). Unbiased estimators satisfy E[grad] = the exact gradient, which the test
+//! suite checks against exact enumeration of all latent states.
+//!
+//! Estimators with learned control-variate parameters (baselines, per-tensor η, log λ) compute
+//! those parameters' gradients during [`Estimator::estimate`] and apply them in
+//! [`Estimator::update_control_variates`], with their own Adam (the official code uses 10× the
+//! model's learning rate).
+
+mod baseline;
+mod concrete;
+mod eta;
+mod nvil;
+mod rebar;
+mod reinforce;
+
+pub use baseline::Baseline;
+pub use concrete::Concrete;
+pub use eta::PerTensorEta;
+pub use nvil::Nvil;
+pub use rebar::{Rebar, RebarConfig, RebarConfigError, Temperature, TildeNoise};
+pub use reinforce::Reinforce;
+
+use crate::math::scalar::{logistic_noise, sigmoid};
+use crate::model::Sbn;
+use crate::random::uniform;
+use rand_core::Rng;
+
+/// Most parameter tensors a model may have for estimators with one scale per tensor (η).
+pub const MAX_TENSORS: usize = 32;
+
+/// What an estimator reports about one step.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Diagnostics {
+    /// Mean single-sample ELBO f(b) over the batch (hard samples).
+    pub elbo: f32,
+    /// Temperature λ of the relaxation, for estimators that have one.
+    pub temperature: Option<f32>,
+    /// Mean of the per-tensor control-variate scales η, for estimators that have them.
+    pub eta_mean: Option<f32>,
+    /// The variance objective mean_j g_j² the control variates descend, if they do.
+    pub variance_objective: Option<f32>,
+}
+
+/// Cost of one estimate, per example.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cost {
+    /// Evaluations of the objective f (hard or relaxed forward passes of the generative model).
+    pub evaluations: u32,
+    /// Reverse-mode passes through the generative model (relaxed backward, mean-field derivative).
+    pub backward_passes: u32,
+}
+
+/// A gradient estimator for models `M` with `H` units per stochastic layer, on batches of at
+/// most `B` examples.
+pub trait Estimator<M: Sbn<H>, const H: usize, const B: usize> {
+    /// A short name (`rebar`, `nvil`, ...).
+    fn name(&self) -> &'static str;
+
+    /// Evaluations and reverse passes per example for `M`.
+    fn cost(&self) -> Cost;
+
+    /// Estimates the loss gradient for the batch loaded in `scratch` (see
+    /// [`Sbn::load_batch`]): `grad` is overwritten. Control-variate gradients are kept for
+    /// [`Estimator::update_control_variates`].
+    fn estimate<R: Rng + ?Sized>(
+        &mut self,
+        model: &M,
+        scratch: &mut M::Scratch<B>,
+        rng: &mut R,
+        grad: &mut M,
+    ) -> Diagnostics;
+
+    /// Applies the control-variate gradients of the last estimate with learning rate `lr` (no-op
+    /// for estimators without learned parameters).
+    fn update_control_variates(&mut self, lr: f32);
+}
+
+/// Draws fresh logistic noise ε = L(u), u ~ U(0, 1), for every stochastic layer of the batch:
+/// layer by layer, row by row, unit by unit, so a seeded generator gives the same noise on every
+/// platform.
+pub fn draw_noise<M: Sbn<H>, const H: usize, const B: usize, R: Rng + ?Sized>(s: &mut M::Scratch<B>, rng: &mut R) {
+    let n = M::rows(s).n;
+    for l in 0..M::LAYERS {
+        for row in &mut M::layer_mut(s, l).noise[..n] {
+            for e in row {
+                *e = logistic_noise(uniform(rng));
+            }
+        }
+    }
+}
+
+/// `dlogits_l[r] = w_r·(b_l − θ_l)[r]`: the score function ∇_a log q(b | a) of layer `l`, weighted
+/// per example, written where [`Sbn::encoder_backward`] reads it.
+pub fn set_score_dlogits<M: Sbn<H>, const H: usize, const B: usize>(s: &mut M::Scratch<B>, l: usize, w: &[f32]) {
+    let n = M::rows(s).n;
+    let layer = M::layer_mut(s, l);
+    for r in 0..n.min(w.len()) {
+        for j in 0..H {
+            layer.dlogits[r][j] = w[r] * (layer.sample[r][j] - layer.prob[r][j]);
+        }
+    }
+}
+
+/// ∂z̃/∂a − 1 for the conditional sample z̃ ~ p(z | b) whose noise is tied to the hard sample's
+/// (rebar-reference.md §1.1): z̃ equals z = a + ε in value, and
+/// ∂z̃/∂a = 1 − (1 − θ)/u if b = 1, 1 − θ/(1 − u) if b = 0, with u = σ(ε). Written through
+/// σ(±a), σ(±ε) so that neither branch cancels.
+#[inline]
+pub fn coupled_dz_tilde_minus_one(a: f32, eps: f32, b: f32) -> f32 {
+    if b > 0.5 { -sigmoid(-a) / sigmoid(eps) } else { -sigmoid(a) / sigmoid(-eps) }
+}

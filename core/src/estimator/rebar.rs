@@ -1,0 +1,426 @@
+//! REBAR (Tucker et al. 2017) as the official code computes it (`SBNRebar`, `SBNDynamicRebar`;
+//! rebar-reference.md §2–4), with per-layer control variates for several stochastic layers, a
+//! variance-trained input-dependent baseline, one η per parameter tensor, and optionally a
+//! learned temperature — all trained by the exact gradient of the variance objective
+//! (variance-gradient.md), not by finite differences.
+//!
+//! # The estimate
+//! With A the NVIL-style part and B the control-variate part (both loss gradients, batch means):
+//!
+//! ```text
+//! A = −∇[ (f(b) − c(x))·Σ_l log q(b_l) + log p(x, b) ]        (b, f, c held fixed)
+//! B = ∇ Σ_k [ f̃_k·log q(b_k) − f(σ(z)) + f(σ(z̃)) ]_k          (f̃_k = f(σ(z̃)) held fixed)
+//! g_t = A_t + η_t·B_t                                          for every parameter tensor t
+//! ```
+//!
+//! For layer k the relaxed pass keeps layers below k at their hard samples and relaxes layer k
+//! and everything above it (the official `quadratic` scheme). With coupled noise (the official
+//! default) z̃ equals z in value, so both relaxed ELBOs share one forward pass and all gradients
+//! cancel except at layer k's relaxation: ∂(f(σ(z̃)) − f(σ(z)))/∂a_k = s̄_k·α·(∂z̃/∂a − 1), where s̄_k
+//! is the adjoint of the pre-sigmoid relaxed value. The decoder's and the other layers' parts of
+//! B are exactly zero and are never computed.
+//!
+//! Deliberate difference from the official code: above layer k both relaxed passes use the same
+//! noise u_l with no gradient through it. The official z̃-pass routes gradient through the
+//! coupled ũ_l of higher layers (computed from their hard logits) without the matching score
+//! term; see `tests/tests/unbiasedness.rs`.
+//!
+//! # The variance gradient
+//! V = mean_j g_j² over every model parameter. Since E[g] does not depend on η, λ or c, the
+//! control variates descend V (rebar-reference.md §3.2):
+//!
+//! ```text
+//! ∂V/∂η_t = (2/N)·⟨g_t, B_t⟩
+//! ∂V/∂c_i = (2/N)(1/n)·Σ_l ⟨J_{l,i} g, b_l,i − θ_l,i⟩               (J: encoder Jacobian)
+//! ∂V/∂τ   = (2/N)(1/n)·Σ_k Σ_i ⟨J_{k,i}(η ⊙ g), ∂B^logits_{k,i}/∂τ⟩
+//! ∂B^logits_k/∂τ = ∂f̃_k/∂τ·(b_k − θ_k) + ṡ̄_k·α·(∂z̃/∂a − 1) + s̄_k·dα/dτ·(∂z̃/∂a − 1)
+//! ```
+//!
+//! where τ = log λ, J g is one forward-mode pass of the encoder, and ṡ̄ = ds̄/dτ comes from the
+//! model's forward-over-reverse pass ([`Sbn::relaxed_tangent`]).
+
+use super::{
+    Baseline, Cost, Diagnostics, Estimator, MAX_TENSORS, PerTensorEta, coupled_dz_tilde_minus_one, draw_noise,
+    set_score_dlogits,
+};
+use crate::math::scalar::{logistic_noise, sigmoid, softplus};
+use crate::model::{Relaxation, Sbn};
+use crate::optim::{Adam, AdamConfig};
+use crate::random::uniform;
+use bytemuck::Zeroable;
+use rand_core::Rng;
+
+/// Whether the temperature is fixed (REBAR(λ)) or learned (the paper's "REBAR").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Temperature {
+    /// REBAR(λ): λ stays at this value.
+    Fixed(f32),
+    /// λ starts at this value and descends the variance objective (official initial value 0.5).
+    Learned(f32),
+}
+
+/// How the conditional sample z̃ ~ p(z | b) gets its noise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TildeNoise {
+    /// v derived from the hard sample's u: z̃ = z in value (official default). Layers above the
+    /// relaxed one use the same noise in both relaxed passes.
+    #[default]
+    Coupled,
+    /// As the official code: like `Coupled`, but in the z̃-pass of layer k every higher layer l
+    /// also uses the coupled ũ_l computed from its hard logits, whose gradient reaches those
+    /// logits without a matching score term. **Biased for two or more stochastic layers** (shown
+    /// by exact enumeration in `tests/tests/unbiasedness.rs`); kept to reproduce the official
+    /// code. Identical to `Coupled` for one stochastic layer.
+    CoupledAsOfficial,
+    /// An independent v ~ U(0, 1). Unbiased too, with a separate relaxed pass; fixed temperature
+    /// only.
+    Independent,
+}
+
+/// REBAR's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RebarConfig {
+    /// Fixed or learned temperature, and its (initial) value.
+    pub temperature: Temperature,
+    /// Use the plain relaxation σ(z/λ) instead of the modified σ(z/λ + a·λ/(λ+1)).
+    pub plain_relaxation: bool,
+    /// Coupled or independent noise for z̃.
+    pub tilde: TildeNoise,
+    /// Train η and the baseline by the variance objective (official); if false they stay at
+    /// their initial values (η = 1, baseline as initialised).
+    pub train_control_variates: bool,
+}
+
+impl RebarConfig {
+    /// The paper's "REBAR": learned temperature from 0.5, modified relaxation, coupled noise.
+    pub const LEARNED: RebarConfig = RebarConfig {
+        temperature: Temperature::Learned(0.5),
+        plain_relaxation: false,
+        tilde: TildeNoise::Coupled,
+        train_control_variates: true,
+    };
+
+    /// The paper's REBAR(λ): fixed temperature.
+    pub const fn fixed(temperature: f32) -> RebarConfig {
+        RebarConfig { temperature: Temperature::Fixed(temperature), ..Self::LEARNED }
+    }
+}
+
+/// Why a configuration cannot run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebarConfigError {
+    /// The temperature must be finite and positive.
+    BadTemperature,
+    /// A learned temperature needs coupled noise (the exact τ-gradient with independent noise
+    /// would need a second-order pass through every parameter).
+    LearnedTemperatureNeedsCoupledNoise,
+}
+
+impl core::fmt::Display for RebarConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::BadTemperature => "the temperature must be finite and positive",
+            Self::LearnedTemperatureNeedsCoupledNoise => "a learned temperature needs coupled noise for z̃",
+        })
+    }
+}
+
+impl core::error::Error for RebarConfigError {}
+
+/// REBAR for a model `M` with inputs of `X` values, `H` units per stochastic layer, batches of
+/// at most `B`. Large (it holds a gradient-sized buffer): keep it in a `static` or a `Box`.
+#[derive(Zeroable)]
+#[repr(C)]
+pub struct Rebar<M, const X: usize, const H: usize, const B: usize> {
+    /// The variance-trained baseline c(x).
+    pub baseline: Baseline<X, B>,
+    /// One η per parameter tensor.
+    pub eta: PerTensorEta,
+    /// τ = log λ.
+    pub log_temperature: f32,
+    learn_temperature: bool,
+    plain_relaxation: bool,
+    independent_tilde: bool,
+    official_tilde: bool,
+    train_control_variates: bool,
+    tau_grad: [f32; 1],
+    tau_adam: Adam<[f32; 1]>,
+    /// B, the control-variate part of the gradient (before η).
+    cv_grad: M,
+    /// ∂B^logits_k/∂τ per layer (learned temperature).
+    d_tau_logits: [[[f32; H]; B]; 2],
+    tangent: [[f32; H]; B],
+    variance: f32,
+}
+
+impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize> Rebar<M, X, H, B> {
+    /// Configures the estimator and initialises its baseline.
+    pub fn init<R: Rng + ?Sized>(&mut self, config: RebarConfig, rng: &mut R) -> Result<(), RebarConfigError> {
+        let (lambda, learn) = match config.temperature {
+            Temperature::Fixed(l) => (l, false),
+            Temperature::Learned(l) => (l, true),
+        };
+        if !(lambda.is_finite() && lambda > 0.0) {
+            return Err(RebarConfigError::BadTemperature);
+        }
+        if learn && config.tilde == TildeNoise::Independent {
+            return Err(RebarConfigError::LearnedTemperatureNeedsCoupledNoise);
+        }
+        self.baseline.init(rng);
+        self.eta.reset();
+        self.log_temperature = libm::logf(lambda);
+        self.learn_temperature = learn;
+        self.plain_relaxation = config.plain_relaxation;
+        self.independent_tilde = config.tilde == TildeNoise::Independent;
+        self.official_tilde = config.tilde == TildeNoise::CoupledAsOfficial;
+        self.train_control_variates = config.train_control_variates;
+        self.tau_grad = [0.0];
+        self.tau_adam.reset();
+        Ok(())
+    }
+
+    /// The accumulated ∂V/∂log λ (cleared by the next update).
+    pub fn log_temperature_gradient(&self) -> f32 {
+        self.tau_grad[0]
+    }
+
+    /// The current temperature λ.
+    pub fn temperature(&self) -> f32 {
+        libm::expf(self.log_temperature)
+    }
+
+    fn relaxation(&self) -> Relaxation {
+        let temperature = self.temperature();
+        if self.plain_relaxation { Relaxation::Plain { temperature } } else { Relaxation::Modified { temperature } }
+    }
+
+    /// B for layer k with coupled noise: one relaxed pass and its reverse mode give f̃_k and s̄_k;
+    /// the logit gradient is (1/n)·(f̃_k·(b − θ) + s̄_k·α·(∂z̃/∂a − 1)).
+    fn coupled_layer(&mut self, model: &M, s: &mut M::Scratch<B>, k: usize, n: usize) {
+        let relax = self.relaxation();
+        let c = relax.coefficients();
+        model.relaxed_forward(s, k, relax);
+        model.relaxed_backward(s, k, relax, 1.0, None);
+        if self.learn_temperature {
+            model.relaxed_tangent(s, k, relax, 1.0);
+        }
+        let inv_n = 1.0 / n as f32;
+        let rows = M::rows(s);
+        let (f_tilde, f_tilde_dtau) = (rows.relaxed_elbo, rows.relaxed_elbo_dtau);
+        let learn = self.learn_temperature;
+        let layer = M::layer_mut(s, k);
+        for r in 0..n {
+            for j in 0..H {
+                let (a, e, b) = (layer.logits[r][j], layer.noise[r][j], layer.sample[r][j]);
+                let score = b - layer.prob[r][j];
+                let d = coupled_dz_tilde_minus_one(a, e, b);
+                layer.dlogits[r][j] = inv_n * (f_tilde[r] * score + layer.r_s_bar[r][j] * c.alpha * d);
+                if learn {
+                    self.d_tau_logits[k][r][j] += f_tilde_dtau[r] * score
+                        + layer.r_s_bar_dot[r][j] * c.alpha * d
+                        + layer.r_s_bar[r][j] * c.d_alpha * d;
+                }
+            }
+        }
+        model.encoder_backward(s, k, &mut self.cv_grad);
+        if self.official_tilde {
+            // The official z̃-pass also differentiates higher layers' coupled ũ_l through their
+            // hard logits: + s̄_l·α·(∂z̃/∂a − 1) at a_l, with no score term to match.
+            for l in k + 1..M::LAYERS {
+                let layer = M::layer_mut(s, l);
+                for r in 0..n {
+                    for j in 0..H {
+                        let d = coupled_dz_tilde_minus_one(layer.logits[r][j], layer.noise[r][j], layer.sample[r][j]);
+                        layer.dlogits[r][j] = inv_n * layer.r_s_bar[r][j] * c.alpha * d;
+                        if learn {
+                            self.d_tau_logits[l][r][j] +=
+                                (layer.r_s_bar_dot[r][j] * c.alpha + layer.r_s_bar[r][j] * c.d_alpha) * d;
+                        }
+                    }
+                }
+                model.encoder_backward(s, l, &mut self.cv_grad);
+            }
+        }
+    }
+
+    /// B for layer k with independent v: separate relaxed passes at z and at z̃, each
+    /// backpropagated to every parameter, plus the score term and the ∂z̃/∂a correction.
+    fn independent_layer<R: Rng + ?Sized>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        k: usize,
+        n: usize,
+        rng: &mut R,
+    ) {
+        let relax = self.relaxation();
+        let c = relax.coefficients();
+        let inv_n = 1.0 / n as f32;
+        // z-pass: B −= (1/n)·∇Σ f(σ(z)).
+        model.relaxed_forward(s, k, relax);
+        model.relaxed_backward(s, k, relax, -inv_n, Some(&mut self.cv_grad));
+        // z̃ ~ p(z | b) from a fresh v, in the stable forms of rebar-reference.md §15, stored as
+        // the noise z̃ − a of layer k (the model then differentiates with ∂z̃/∂a = 1).
+        let mut dz = [[0.0f32; H]; B];
+        {
+            let layer = M::layer_mut(s, k);
+            for r in 0..n {
+                for j in 0..H {
+                    let (a, b) = (layer.logits[r][j], layer.sample[r][j]);
+                    let lv = logistic_noise(uniform(rng));
+                    let (z_tilde, dz_da) = if b > 0.5 {
+                        let inner = lv + softplus(a);
+                        (softplus(inner), sigmoid(inner) * sigmoid(a))
+                    } else {
+                        let inner = softplus(-a) - lv;
+                        (-softplus(inner), sigmoid(inner) * sigmoid(-a))
+                    };
+                    layer.noise_alt[r][j] = z_tilde - a;
+                    dz[r][j] = dz_da - 1.0;
+                }
+            }
+            core::mem::swap(&mut layer.noise, &mut layer.noise_alt);
+        }
+        model.relaxed_forward(s, k, relax);
+        model.relaxed_backward(s, k, relax, inv_n, Some(&mut self.cv_grad));
+        let f_tilde = M::rows(s).relaxed_elbo;
+        let layer = M::layer_mut(s, k);
+        core::mem::swap(&mut layer.noise, &mut layer.noise_alt);
+        for r in 0..n {
+            for j in 0..H {
+                let score = layer.sample[r][j] - layer.prob[r][j];
+                // r_s_bar of the z̃-pass already carries the 1/n of its scale.
+                layer.dlogits[r][j] = inv_n * f_tilde[r] * score + layer.r_s_bar[r][j] * c.alpha * dz[r][j];
+            }
+        }
+        model.encoder_backward(s, k, &mut self.cv_grad);
+    }
+}
+
+impl<M, const X: usize, const H: usize, const B: usize> Estimator<M, H, B> for Rebar<M, X, H, B>
+where
+    M: Sbn<H, Input = [f32; X]>,
+{
+    fn name(&self) -> &'static str {
+        if self.learn_temperature { "rebar" } else { "rebar-fixed" }
+    }
+
+    fn cost(&self) -> Cost {
+        let l = M::LAYERS as u32;
+        let relaxed_per_layer = if self.independent_tilde { 2 } else { 1 };
+        let tangent = if self.learn_temperature { 1 } else { 0 };
+        Cost { evaluations: 1 + relaxed_per_layer * l, backward_passes: (relaxed_per_layer + tangent) * l }
+    }
+
+    fn estimate<R: Rng + ?Sized>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        rng: &mut R,
+        grad: &mut M,
+    ) -> Diagnostics {
+        const { assert!(M::COUNT <= MAX_TENSORS, "REBAR keeps one η per tensor: too many tensors") };
+        let n = M::rows(s).n;
+        grad.fill_zero();
+        self.cv_grad.fill_zero();
+        self.d_tau_logits = [[[0.0; H]; B]; 2];
+        if n == 0 {
+            return Diagnostics::default();
+        }
+        let inv_n = 1.0 / n as f32;
+        draw_noise::<M, H, B, R>(s, rng);
+        model.hard_forward(s, 0);
+        let f = M::rows(s).elbo;
+        self.baseline.forward(M::centered_inputs(s));
+        let c = *self.baseline.values();
+
+        // A: the NVIL part.
+        model.decoder_backward(s, &[-inv_n; B][..n], grad);
+        let mut w = [0.0f32; B];
+        for r in 0..n {
+            w[r] = -(f[r] - c[r]) * inv_n;
+        }
+        for l in 0..M::LAYERS {
+            set_score_dlogits::<M, H, B>(s, l, &w[..n]);
+            model.encoder_backward(s, l, grad);
+        }
+
+        // B: the control variate, layer by layer.
+        for k in 0..M::LAYERS {
+            if self.independent_tilde {
+                self.independent_layer(model, s, k, n, rng);
+            } else {
+                self.coupled_layer(model, s, k, n);
+            }
+        }
+
+        // g = A + η ⊙ B, and the variance objective V = mean_j g_j².
+        let etas = self.eta.etas();
+        let (mut sum_sq, mut count) = (0.0f64, 0usize);
+        for t in 0..M::COUNT {
+            let b_t = self.cv_grad.tensor(t);
+            for (g, &bv) in grad.tensor_mut(t).iter_mut().zip(b_t) {
+                *g += etas[t] * bv;
+                sum_sq += (*g as f64) * (*g as f64);
+            }
+            count += b_t.len();
+        }
+        self.variance = (sum_sq / count.max(1) as f64) as f32;
+
+        if self.train_control_variates {
+            let two_over_n_params = 2.0 / count.max(1) as f32;
+            // ∂V/∂η_t = (2/N)·⟨g_t, B_t⟩.
+            for t in 0..M::COUNT {
+                let dot: f64 =
+                    grad.tensor(t).iter().zip(self.cv_grad.tensor(t)).map(|(&g, &b)| g as f64 * b as f64).sum();
+                self.eta.add_eta_gradient(t, two_over_n_params * dot as f32);
+            }
+            // ∂V/∂c_i = (2/N)(1/n)·Σ_l ⟨J_{l,i} g, b_l,i − θ_l,i⟩, then backpropagated into c.
+            let mut dc = [0.0f32; B];
+            let ones = [1.0f32; MAX_TENSORS];
+            for l in 0..M::LAYERS {
+                model.encoder_tangent(s, l, grad, &ones, &mut self.tangent[..n]);
+                let layer = M::layer(s, l);
+                for r in 0..n {
+                    let dot: f32 = (0..H).map(|j| self.tangent[r][j] * (layer.sample[r][j] - layer.prob[r][j])).sum();
+                    dc[r] += two_over_n_params * inv_n * dot;
+                }
+            }
+            self.baseline.backward(M::centered_inputs(s), &dc[..n]);
+            // ∂V/∂τ = (2/N)(1/n)·Σ_k Σ_i ⟨J_{k,i}(η ⊙ g), ∂B^logits_{k,i}/∂τ⟩.
+            if self.learn_temperature {
+                let mut d_tau = 0.0f64;
+                for k in 0..M::LAYERS {
+                    model.encoder_tangent(s, k, grad, &etas, &mut self.tangent[..n]);
+                    for r in 0..n {
+                        for j in 0..H {
+                            d_tau += self.tangent[r][j] as f64 * self.d_tau_logits[k][r][j] as f64;
+                        }
+                    }
+                }
+                self.tau_grad[0] += two_over_n_params * inv_n * d_tau as f32;
+            }
+        }
+
+        Diagnostics {
+            elbo: f[..n].iter().sum::<f32>() * inv_n,
+            temperature: Some(self.temperature()),
+            eta_mean: Some(self.eta.mean(M::COUNT)),
+            variance_objective: Some(self.variance),
+        }
+    }
+
+    fn update_control_variates(&mut self, lr: f32) {
+        if !self.train_control_variates {
+            return;
+        }
+        self.baseline.step(lr);
+        self.eta.step(lr);
+        if self.learn_temperature {
+            let mut tau = [self.log_temperature];
+            self.tau_adam.step(&mut tau, &self.tau_grad, lr, AdamConfig::REBAR);
+            self.log_temperature = tau[0];
+            self.tau_grad = [0.0];
+        }
+    }
+}
