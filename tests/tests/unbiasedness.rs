@@ -3,7 +3,9 @@
 //! family-wise threshold ([`Z_THRESHOLD`]) must pass for the unbiased estimators, and must fail
 //! for the biased Concrete estimator and for a deliberately biased one.
 
-use rebar_core::estimator::{Concrete, Estimator, Nvil, Rebar, RebarConfig, Reinforce, TildeNoise};
+use rebar_core::estimator::{
+    Arm, Concrete, DisArm, Estimator, MuProp, Nvil, Rebar, RebarConfig, Reinforce, Rloo, SimpleMuProp, TildeNoise,
+};
 use rebar_core::model::{Generative, OneLayer, Structured, TwoLayer};
 use rebar_core::net::{Absent, Dense, Mlp2};
 use rebar_core::random::uniform;
@@ -91,6 +93,31 @@ where
     );
     let independent = RebarConfig { tilde: TildeNoise::Independent, ..RebarConfig::fixed(0.3) };
     assert_unbiased("REBAR, independent noise", &p, &mut *rebar::<M, X, H>(independent, seed));
+    assert_unbiased("SimpleMuProp", &p, &mut *simple_muprop::<X>(seed));
+    assert_unbiased("MuProp", &p, &mut *muprop::<X, H>(seed));
+    assert_unbiased("ARM", &p, &mut Arm);
+    assert_unbiased("DisARM", &p, &mut DisArm);
+    assert_unbiased("RLOO, K = 2", &p, &mut *boxed::<Rloo<2, H, B>>());
+    assert_unbiased("RLOO, K = 3", &p, &mut *boxed::<Rloo<3, H, B>>());
+}
+
+/// SimpleMuProp with a random baseline and a scale s ≠ 1.
+fn simple_muprop<const X: usize>(seed: u64) -> Box<SimpleMuProp<X, B>> {
+    let mut e = boxed::<SimpleMuProp<X, B>>();
+    e.init(&mut rng(seed));
+    e.scale.rho[0] = 0.7;
+    e
+}
+
+/// MuProp with random baselines and scales s0, s1 ≠ 1.
+fn muprop<const X: usize, const H: usize>(seed: u64) -> Box<MuProp<X, H, B>> {
+    let mut r = rng(seed);
+    let mut e = boxed::<MuProp<X, H, B>>();
+    e.init(&mut r);
+    for rho in e.scales.rho.iter_mut() {
+        *rho = 2.0 * uniform(&mut r) - 1.0;
+    }
+    e
 }
 
 #[test]

@@ -11,19 +11,30 @@
 //! [`Estimator::update_control_variates`], with their own Adam (the official code uses 10× the
 //! model's learning rate).
 
+mod antithetic;
+mod arm;
 mod baseline;
 mod concrete;
-mod eta;
+mod disarm;
+mod muprop;
 mod nvil;
 mod rebar;
 mod reinforce;
+mod rloo;
+mod scales;
+mod simple_muprop;
 
+pub use arm::Arm;
 pub use baseline::Baseline;
 pub use concrete::Concrete;
-pub use eta::PerTensorEta;
+pub use disarm::DisArm;
+pub use muprop::MuProp;
 pub use nvil::Nvil;
 pub use rebar::{Rebar, RebarConfig, RebarConfigError, Temperature, TildeNoise};
 pub use reinforce::Reinforce;
+pub use rloo::Rloo;
+pub use scales::Scales;
+pub use simple_muprop::SimpleMuProp;
 
 use crate::math::scalar::{logistic_noise, sigmoid};
 use crate::model::Sbn;

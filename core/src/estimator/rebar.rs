@@ -40,7 +40,7 @@
 //! model's forward-over-reverse pass ([`Sbn::relaxed_tangent`]).
 
 use super::{
-    Baseline, Cost, Diagnostics, Estimator, MAX_TENSORS, PerTensorEta, coupled_dz_tilde_minus_one, draw_noise,
+    Baseline, Cost, Diagnostics, Estimator, MAX_TENSORS, Scales, coupled_dz_tilde_minus_one, draw_noise,
     set_score_dlogits,
 };
 use crate::math::scalar::{logistic_noise, sigmoid, softplus};
@@ -135,7 +135,7 @@ pub struct Rebar<M, const X: usize, const H: usize, const B: usize> {
     /// The variance-trained baseline c(x).
     pub baseline: Baseline<X, B>,
     /// One η per parameter tensor.
-    pub eta: PerTensorEta,
+    pub eta: Scales,
     /// τ = log λ.
     pub log_temperature: f32,
     learn_temperature: bool,

@@ -1,15 +1,16 @@
-//! One control-variate scale per parameter tensor, η_t = 2σ(ρ_t) ∈ (0, 2) with ρ_t = 0 at the
-//! start (η = 1), as the official code's `multiply_by_eta_per_layer` (rebar-reference.md §3.1).
+//! Learned scales η = 2σ(ρ) ∈ (0, 2), ρ = 0 at the start (η = 1): REBAR's one η per parameter
+//! tensor (the official `multiply_by_eta_per_layer`, rebar-reference.md §3.1) and MuProp's scaling
+//! baselines (`_create_eta`).
 
 use super::MAX_TENSORS;
 use crate::math::scalar::sigmoid;
 use crate::optim::{Adam, AdamConfig};
 use bytemuck::Zeroable;
 
-/// Per-tensor scales with their pre-activations, gradient and Adam state.
+/// Up to [`MAX_TENSORS`] scales with their pre-activations, gradient and Adam state.
 #[derive(Zeroable)]
 #[repr(C)]
-pub struct PerTensorEta {
+pub struct Scales {
     /// Pre-activations ρ; η = 2σ(ρ).
     pub rho: [f32; MAX_TENSORS],
     /// Accumulated gradient of ρ.
@@ -18,19 +19,19 @@ pub struct PerTensorEta {
     pub adam: Adam<[f32; MAX_TENSORS]>,
 }
 
-impl PerTensorEta {
+impl Scales {
     /// Resets to η = 1 everywhere.
     pub fn reset(&mut self) {
         *self = Self::zeroed();
         self.adam.reset();
     }
 
-    /// η_t.
+    /// η_t (1 past the end).
     pub fn eta(&self, t: usize) -> f32 {
         2.0 * sigmoid(self.rho.get(t).copied().unwrap_or(0.0))
     }
 
-    /// All η (entries past the model's tensor count are 1).
+    /// All η.
     pub fn etas(&self) -> [f32; MAX_TENSORS] {
         core::array::from_fn(|t| self.eta(t))
     }
@@ -43,7 +44,7 @@ impl PerTensorEta {
         }
     }
 
-    /// Mean η over the first `count` tensors.
+    /// Mean η over the first `count` scales.
     pub fn mean(&self, count: usize) -> f32 {
         let count = count.clamp(1, MAX_TENSORS);
         (0..count).map(|t| self.eta(t)).sum::<f32>() / count as f32

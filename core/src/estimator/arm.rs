@@ -1,0 +1,39 @@
+//! ARM (Yin & Zhou 2019; peers.md §1.1): per unit of layer l,
+//! ĝ_a = (f(b¹) − f(b²))·(u − ½), with the antithetic pair of [`super::antithetic`].
+
+use super::antithetic::{PairRule, pair_cost, pair_estimate};
+use super::{Cost, Diagnostics, Estimator};
+use crate::math::scalar::sigmoid;
+use crate::model::Sbn;
+use bytemuck::Zeroable;
+use rand_core::Rng;
+
+/// The Augment-REINFORCE-Merge estimator.
+#[derive(Zeroable, Debug, Clone, Copy, Default)]
+pub struct Arm;
+
+impl PairRule for Arm {
+    fn logit_gradient(f_diff: f32, _a: f32, eps: f32, _b1: f32, _b2: f32) -> f32 {
+        // u = σ(ε) recovers the uniform behind the logistic noise.
+        f_diff * (sigmoid(eps) - 0.5)
+    }
+}
+
+impl<M: Sbn<H>, const H: usize, const B: usize> Estimator<M, H, B> for Arm {
+    fn name(&self) -> &'static str {
+        "arm"
+    }
+    fn cost(&self) -> Cost {
+        pair_cost(M::LAYERS)
+    }
+    fn estimate<R: Rng + ?Sized>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        rng: &mut R,
+        grad: &mut M,
+    ) -> Diagnostics {
+        pair_estimate::<Arm, M, H, B, R>(model, s, rng, grad)
+    }
+    fn update_control_variates(&mut self, _lr: f32) {}
+}
