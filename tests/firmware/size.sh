@@ -41,7 +41,7 @@ elf=$(cargo build --release --message-format=json-render-diagnostics \
 echo "ELF:  $elf"
 echo "tool: $tool"
 echo
-"$tool" -A "$elf" | grep -Ev '^\.(debug_|comment|ARM\.attributes)' | grep -v '^$'
+"$tool" -A "$elf" | grep -Ev '^(\.(debug_|comment|ARM\.attributes)|Total)' | grep -v '^$'
 echo
 "$tool" -A "$elf" | awk -v fl="$FLASH_BYTES" -v rl="$RAM_BYTES" '
   $1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" { flash += $2 }

@@ -4,12 +4,13 @@
 //! for the biased Concrete estimator and for a deliberately biased one.
 
 use rebar_core::estimator::{
-    Arm, Concrete, DisArm, Estimator, MuProp, Nvil, Rebar, RebarConfig, Reinforce, Rloo, SimpleMuProp, TildeNoise,
+    Arm, Concrete, DisArm, Estimator, MuProp, Nvil, Rebar, RebarConfig, Reinforce, Relax, Rloo, SimpleMuProp,
+    TildeNoise,
 };
 use rebar_core::model::{Generative, OneLayer, Structured, TwoLayer};
 use rebar_core::net::{Absent, Dense, Mlp2};
 use rebar_core::random::uniform;
-use rebar_core::{Diagnostics, Sbn};
+use rebar_core::{Diagnostics, Sbn, Tensors};
 use rebar_tests::exact::{Z_THRESHOLD, exact_gradient, max_z, moments};
 use rebar_tests::{binary_row, boxed, rng, small_model};
 
@@ -93,12 +94,32 @@ where
     );
     let independent = RebarConfig { tilde: TildeNoise::Independent, ..RebarConfig::fixed(0.3) };
     assert_unbiased("REBAR, independent noise", &p, &mut *rebar::<M, X, H>(independent, seed));
+    assert_unbiased("RELAX", &p, &mut *relax::<M, X, H>(seed));
     assert_unbiased("SimpleMuProp", &p, &mut *simple_muprop::<X>(seed));
     assert_unbiased("MuProp", &p, &mut *muprop::<X, H>(seed));
     assert_unbiased("ARM", &p, &mut Arm);
     assert_unbiased("DisARM", &p, &mut DisArm);
     assert_unbiased("RLOO, K = 2", &p, &mut *boxed::<Rloo<2, H, B>>());
     assert_unbiased("RLOO, K = 3", &p, &mut *boxed::<Rloo<3, H, B>>());
+}
+
+/// RELAX with REBAR's random frozen control variates and a random r network.
+fn relax<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize>(seed: u64) -> Box<Relax<M, X, H, B, 5>> {
+    let mut r = rng(seed);
+    let mut e = boxed::<Relax<M, X, H, B, 5>>();
+    e.init(RebarConfig::LEARNED, &mut r).unwrap();
+    for rho in e.rebar.eta.rho.iter_mut() {
+        *rho = 2.0 * uniform(&mut r) - 1.0;
+    }
+    e.rebar.log_temperature = 0.3f32.ln();
+    for net in e.nets.iter_mut() {
+        for t in 0..4 {
+            for v in net.tensor_mut(t) {
+                *v = 2.0 * uniform(&mut r) - 1.0;
+            }
+        }
+    }
+    e
 }
 
 /// SimpleMuProp with a random baseline and a scale s ≠ 1.

@@ -113,6 +113,78 @@ where
         .check(seed + 4);
 }
 
+/// RELAX's ∂V/∂ψ for the r network of every layer, along a random direction.
+fn check_relax<M, const X: usize, const H: usize, const Y: usize>(seed: u64)
+where
+    M: Sbn<H, Input = [f32; X], Target = [f32; Y]>,
+{
+    use rebar_core::estimator::{Relax, RelaxNet};
+    let p = setup::<M, X, H, Y>(seed, RebarConfig::LEARNED);
+    let make = || {
+        let mut r = rng(21);
+        let mut e = boxed::<Relax<M, X, H, B, 5>>();
+        e.init(RebarConfig::LEARNED, &mut r).unwrap();
+        for net in e.nets.iter_mut() {
+            for t in 0..4 {
+                for v in net.tensor_mut(t) {
+                    *v = uniform(&mut r) - 0.5;
+                }
+            }
+        }
+        e
+    };
+    let variance = |tweak: &dyn Fn(&mut Relax<M, X, H, B, 5>)| {
+        let mut e = make();
+        tweak(&mut e);
+        let mut s = boxed::<M::Scratch<B>>();
+        p.model.load_batch(&p.inputs, &p.targets, &mut s);
+        let mut g = boxed::<M>();
+        e.estimate(&p.model, &mut s, &mut rng(seed), &mut g).variance_objective.unwrap() as f64
+    };
+    let mut e = make();
+    let mut s = boxed::<M::Scratch<B>>();
+    p.model.load_batch(&p.inputs, &p.targets, &mut s);
+    let mut g = boxed::<M>();
+    e.estimate(&p.model, &mut s, &mut rng(seed), &mut g);
+    let mut r = rng(seed + 9);
+    for k in 0..M::LAYERS {
+        let mut dir = boxed::<RelaxNet<H, 5>>();
+        for t in 0..4 {
+            for v in dir.tensor_mut(t) {
+                *v = uniform(&mut r) - 0.5;
+            }
+        }
+        let analytic: f64 = (0..4)
+            .map(|t| {
+                e.net_gradient(k).tensor(t).iter().zip(dir.tensor(t)).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>()
+            })
+            .sum();
+        let shift = |d: f32| {
+            let dir = &dir;
+            move |e: &mut Relax<M, X, H, B, 5>| {
+                for t in 0..4 {
+                    for (p, &v) in e.nets[k].tensor_mut(t).iter_mut().zip(dir.tensor(t)) {
+                        *p += d * v;
+                    }
+                }
+            }
+        };
+        let fd = (variance(&shift(EPS)) - variance(&shift(-EPS))) / (2.0 * EPS as f64);
+        assert_close(&format!("RELAX ∂V/∂ψ of layer {k}"), analytic, fd);
+        assert_close("RELAX ∂V/∂log λ", e.rebar.log_temperature_gradient() as f64, {
+            let at = |d: f32| variance(&move |e: &mut Relax<M, X, H, B, 5>| e.rebar.log_temperature += d);
+            (at(EPS) - at(-EPS)) / (2.0 * EPS as f64)
+        });
+    }
+}
+
+#[test]
+fn relax_variance_gradient_matches_finite_differences() {
+    check_relax::<OneLayer<6, 3, 6, Dense<6, 3>, Dense<3, 6>, Generative>, 6, 3, 6>(6);
+    check_relax::<TwoLayer<6, 3, 6, Dense<6, 3>, Dense<3, 3>, Dense<3, 3>, Dense<3, 6>, Generative>, 6, 3, 6>(7);
+    check_relax::<OneLayer<4, 3, 5, Mlp2<4, 4, 3>, Mlp2<3, 4, 5>, Structured>, 4, 3, 5>(8);
+}
+
 #[test]
 fn variance_gradient_matches_finite_differences_linear_one_layer() {
     check_model::<OneLayer<6, 3, 6, Dense<6, 3>, Dense<3, 6>, Generative>, 6, 3, 6>(1);

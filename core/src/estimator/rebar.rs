@@ -114,6 +114,8 @@ pub enum RebarConfigError {
     /// A learned temperature needs coupled noise (the exact τ-gradient with independent noise
     /// would need a second-order pass through every parameter).
     LearnedTemperatureNeedsCoupledNoise,
+    /// RELAX is implemented for coupled noise (`TildeNoise::Coupled`) only.
+    RelaxNeedsCoupledNoise,
 }
 
 impl core::fmt::Display for RebarConfigError {
@@ -121,6 +123,7 @@ impl core::fmt::Display for RebarConfigError {
         f.write_str(match self {
             Self::BadTemperature => "the temperature must be finite and positive",
             Self::LearnedTemperatureNeedsCoupledNoise => "a learned temperature needs coupled noise for z̃",
+            Self::RelaxNeedsCoupledNoise => "RELAX needs coupled noise for z̃",
         })
     }
 }
@@ -150,6 +153,8 @@ pub struct Rebar<M, const X: usize, const H: usize, const B: usize> {
     /// ∂B^logits_k/∂τ per layer (learned temperature).
     d_tau_logits: [[[f32; H]; B]; 2],
     tangent: [[f32; H]; B],
+    /// J_l·g per layer (variance gradient of the baseline; read by RELAX).
+    jg: [[[f32; H]; B]; 2],
     variance: f32,
 }
 
@@ -192,6 +197,140 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     fn relaxation(&self) -> Relaxation {
         let temperature = self.temperature();
         if self.plain_relaxation { Relaxation::Plain { temperature } } else { Relaxation::Modified { temperature } }
+    }
+
+    /// Stage 1 of an estimate: draws the noise, runs the hard pass, writes A (the NVIL part) to
+    /// `grad` and B (the control variate before η) to the internal buffer. Returns false (with a
+    /// zero gradient) for an empty batch.
+    pub(crate) fn parts<R: Rng + ?Sized>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        rng: &mut R,
+        grad: &mut M,
+    ) -> bool {
+        const { assert!(M::COUNT <= MAX_TENSORS, "REBAR keeps one η per tensor: too many tensors") };
+        let n = M::rows(s).n;
+        grad.fill_zero();
+        self.cv_grad.fill_zero();
+        self.d_tau_logits = [[[0.0; H]; B]; 2];
+        if n == 0 {
+            return false;
+        }
+        let inv_n = 1.0 / n as f32;
+        draw_noise::<M, H, B, R>(s, rng);
+        model.hard_forward(s, 0);
+        let f = M::rows(s).elbo;
+        self.baseline.forward(M::centered_inputs(s));
+        let c = *self.baseline.values();
+
+        // A: the NVIL part.
+        model.decoder_backward(s, &[-inv_n; B][..n], grad);
+        let mut w = [0.0f32; B];
+        for r in 0..n {
+            w[r] = -(f[r] - c[r]) * inv_n;
+        }
+        for l in 0..M::LAYERS {
+            set_score_dlogits::<M, H, B>(s, l, &w[..n]);
+            model.encoder_backward(s, l, grad);
+        }
+
+        // B: the control variate, layer by layer.
+        for k in 0..M::LAYERS {
+            if self.independent_tilde {
+                self.independent_layer(model, s, k, n, rng);
+            } else {
+                self.coupled_layer(model, s, k, n);
+            }
+        }
+        true
+    }
+
+    /// Stage 2: g = `grad` + η ⊙ B, the variance objective V = mean_j g_j², and (if the control
+    /// variates train) the variance gradients of η, the baseline and log λ. Keeps J_l·g per layer
+    /// for [`Rebar::encoder_tangent_of_gradient`].
+    pub(crate) fn finish(&mut self, model: &M, s: &mut M::Scratch<B>, grad: &mut M) -> Diagnostics {
+        let n = M::rows(s).n;
+        let inv_n = 1.0 / n as f32;
+        let etas = self.eta.etas();
+        let (mut sum_sq, mut count) = (0.0f64, 0usize);
+        for t in 0..M::COUNT {
+            let b_t = self.cv_grad.tensor(t);
+            for (g, &bv) in grad.tensor_mut(t).iter_mut().zip(b_t) {
+                *g += etas[t] * bv;
+                sum_sq += (*g as f64) * (*g as f64);
+            }
+            count += b_t.len();
+        }
+        self.variance = (sum_sq / count.max(1) as f64) as f32;
+
+        if self.train_control_variates {
+            let two_over_n_params = 2.0 / count.max(1) as f32;
+            // ∂V/∂η_t = (2/N)·⟨g_t, B_t⟩.
+            for t in 0..M::COUNT {
+                let dot: f64 =
+                    grad.tensor(t).iter().zip(self.cv_grad.tensor(t)).map(|(&g, &b)| g as f64 * b as f64).sum();
+                self.eta.add_eta_gradient(t, two_over_n_params * dot as f32);
+            }
+            // ∂V/∂c_i = (2/N)(1/n)·Σ_l ⟨J_{l,i} g, b_l,i − θ_l,i⟩, then backpropagated into c.
+            let mut dc = [0.0f32; B];
+            let ones = [1.0f32; MAX_TENSORS];
+            for l in 0..M::LAYERS {
+                model.encoder_tangent(s, l, grad, &ones, &mut self.jg[l][..n]);
+                let layer = M::layer(s, l);
+                for r in 0..n {
+                    let dot: f32 = (0..H).map(|j| self.jg[l][r][j] * (layer.sample[r][j] - layer.prob[r][j])).sum();
+                    dc[r] += two_over_n_params * inv_n * dot;
+                }
+            }
+            self.baseline.backward(M::centered_inputs(s), &dc[..n]);
+            // ∂V/∂τ = (2/N)(1/n)·Σ_k Σ_i ⟨J_{k,i}(η ⊙ g), ∂B^logits_{k,i}/∂τ⟩.
+            if self.learn_temperature {
+                let mut d_tau = 0.0f64;
+                for k in 0..M::LAYERS {
+                    model.encoder_tangent(s, k, grad, &etas, &mut self.tangent[..n]);
+                    for r in 0..n {
+                        for j in 0..H {
+                            d_tau += self.tangent[r][j] as f64 * self.d_tau_logits[k][r][j] as f64;
+                        }
+                    }
+                }
+                self.tau_grad[0] += two_over_n_params * inv_n * d_tau as f32;
+            }
+        }
+
+        let f = &M::rows(s).elbo;
+        Diagnostics {
+            elbo: f[..n].iter().sum::<f32>() * inv_n,
+            temperature: Some(self.temperature()),
+            eta_mean: Some(self.eta.mean(M::COUNT)),
+            variance_objective: Some(self.variance),
+        }
+    }
+
+    /// J_{l,r}·g for the gradient of the last estimate (computed when the control variates train).
+    pub(crate) fn encoder_tangent_of_gradient(&self, l: usize) -> &[[f32; H]; B] {
+        &self.jg[l.min(1)]
+    }
+
+    /// Whether the control variates train.
+    pub(crate) fn trains_control_variates(&self) -> bool {
+        self.train_control_variates
+    }
+
+    /// Applies the baseline, η and temperature updates (shared with RELAX).
+    pub(crate) fn update(&mut self, lr: f32) {
+        if !self.train_control_variates {
+            return;
+        }
+        self.baseline.step(lr);
+        self.eta.step(lr);
+        if self.learn_temperature {
+            let mut tau = [self.log_temperature];
+            self.tau_adam.step(&mut tau, &self.tau_grad, lr, AdamConfig::REBAR);
+            self.log_temperature = tau[0];
+            self.tau_grad = [0.0];
+        }
     }
 
     /// B for layer k with coupled noise: one relaxed pass and its reverse mode give f̃_k and s̄_k;
@@ -319,108 +458,10 @@ where
         rng: &mut R,
         grad: &mut M,
     ) -> Diagnostics {
-        const { assert!(M::COUNT <= MAX_TENSORS, "REBAR keeps one η per tensor: too many tensors") };
-        let n = M::rows(s).n;
-        grad.fill_zero();
-        self.cv_grad.fill_zero();
-        self.d_tau_logits = [[[0.0; H]; B]; 2];
-        if n == 0 {
-            return Diagnostics::default();
-        }
-        let inv_n = 1.0 / n as f32;
-        draw_noise::<M, H, B, R>(s, rng);
-        model.hard_forward(s, 0);
-        let f = M::rows(s).elbo;
-        self.baseline.forward(M::centered_inputs(s));
-        let c = *self.baseline.values();
-
-        // A: the NVIL part.
-        model.decoder_backward(s, &[-inv_n; B][..n], grad);
-        let mut w = [0.0f32; B];
-        for r in 0..n {
-            w[r] = -(f[r] - c[r]) * inv_n;
-        }
-        for l in 0..M::LAYERS {
-            set_score_dlogits::<M, H, B>(s, l, &w[..n]);
-            model.encoder_backward(s, l, grad);
-        }
-
-        // B: the control variate, layer by layer.
-        for k in 0..M::LAYERS {
-            if self.independent_tilde {
-                self.independent_layer(model, s, k, n, rng);
-            } else {
-                self.coupled_layer(model, s, k, n);
-            }
-        }
-
-        // g = A + η ⊙ B, and the variance objective V = mean_j g_j².
-        let etas = self.eta.etas();
-        let (mut sum_sq, mut count) = (0.0f64, 0usize);
-        for t in 0..M::COUNT {
-            let b_t = self.cv_grad.tensor(t);
-            for (g, &bv) in grad.tensor_mut(t).iter_mut().zip(b_t) {
-                *g += etas[t] * bv;
-                sum_sq += (*g as f64) * (*g as f64);
-            }
-            count += b_t.len();
-        }
-        self.variance = (sum_sq / count.max(1) as f64) as f32;
-
-        if self.train_control_variates {
-            let two_over_n_params = 2.0 / count.max(1) as f32;
-            // ∂V/∂η_t = (2/N)·⟨g_t, B_t⟩.
-            for t in 0..M::COUNT {
-                let dot: f64 =
-                    grad.tensor(t).iter().zip(self.cv_grad.tensor(t)).map(|(&g, &b)| g as f64 * b as f64).sum();
-                self.eta.add_eta_gradient(t, two_over_n_params * dot as f32);
-            }
-            // ∂V/∂c_i = (2/N)(1/n)·Σ_l ⟨J_{l,i} g, b_l,i − θ_l,i⟩, then backpropagated into c.
-            let mut dc = [0.0f32; B];
-            let ones = [1.0f32; MAX_TENSORS];
-            for l in 0..M::LAYERS {
-                model.encoder_tangent(s, l, grad, &ones, &mut self.tangent[..n]);
-                let layer = M::layer(s, l);
-                for r in 0..n {
-                    let dot: f32 = (0..H).map(|j| self.tangent[r][j] * (layer.sample[r][j] - layer.prob[r][j])).sum();
-                    dc[r] += two_over_n_params * inv_n * dot;
-                }
-            }
-            self.baseline.backward(M::centered_inputs(s), &dc[..n]);
-            // ∂V/∂τ = (2/N)(1/n)·Σ_k Σ_i ⟨J_{k,i}(η ⊙ g), ∂B^logits_{k,i}/∂τ⟩.
-            if self.learn_temperature {
-                let mut d_tau = 0.0f64;
-                for k in 0..M::LAYERS {
-                    model.encoder_tangent(s, k, grad, &etas, &mut self.tangent[..n]);
-                    for r in 0..n {
-                        for j in 0..H {
-                            d_tau += self.tangent[r][j] as f64 * self.d_tau_logits[k][r][j] as f64;
-                        }
-                    }
-                }
-                self.tau_grad[0] += two_over_n_params * inv_n * d_tau as f32;
-            }
-        }
-
-        Diagnostics {
-            elbo: f[..n].iter().sum::<f32>() * inv_n,
-            temperature: Some(self.temperature()),
-            eta_mean: Some(self.eta.mean(M::COUNT)),
-            variance_objective: Some(self.variance),
-        }
+        if self.parts(model, s, rng, grad) { self.finish(model, s, grad) } else { Diagnostics::default() }
     }
 
     fn update_control_variates(&mut self, lr: f32) {
-        if !self.train_control_variates {
-            return;
-        }
-        self.baseline.step(lr);
-        self.eta.step(lr);
-        if self.learn_temperature {
-            let mut tau = [self.log_temperature];
-            self.tau_adam.step(&mut tau, &self.tau_grad, lr, AdamConfig::REBAR);
-            self.log_temperature = tau[0];
-            self.tau_grad = [0.0];
-        }
+        self.update(lr);
     }
 }
