@@ -11,6 +11,7 @@ pub mod net;
 pub mod optim;
 pub mod random;
 pub mod tensors;
+pub mod toy;
 
 pub use estimator::{Diagnostics, Estimator};
 pub use model::{Relaxation, Sbn};

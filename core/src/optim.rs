@@ -40,7 +40,7 @@ impl Default for AdamConfig {
 }
 
 /// Adam's state for parameters of type `P`: the moment estimates and the step count.
-#[derive(Zeroable)]
+#[derive(Zeroable, Debug, Clone)]
 #[repr(C)]
 pub struct Adam<P> {
     /// First moments, one per parameter.
