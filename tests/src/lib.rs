@@ -3,6 +3,8 @@
 //! Small models (a handful of visible and latent units) keep every check exact or cheap: finite
 //! differences, exact enumeration of all latent states, zero-allocation audits.
 
+pub mod estimators;
+
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rebar_core::Sbn;
