@@ -52,7 +52,7 @@ impl Toy {
         (b - self.target) * (b - self.target)
     }
 
-    /// E[f] at logit a.
+    /// E\[f\] at logit a.
     pub fn expected_loss(&self, a: f32) -> f32 {
         let theta = sigmoid(a);
         theta * self.f(1.0) + (1.0 - theta) * self.f(0.0)
@@ -133,7 +133,7 @@ pub struct ToyStep {
     pub gradient: f32,
     /// The exact gradient at the same point.
     pub exact_gradient: f32,
-    /// f(b) for the step's sample (the exact E[f] for [`ToyEstimator::Exact`]).
+    /// f(b) for the step's sample (the exact E\[f\] for [`ToyEstimator::Exact`]).
     pub loss: f32,
     /// λ used by the step (1 for estimators without one).
     pub temperature: f32,

@@ -3,13 +3,56 @@
 //!
 //! Every estimator returns, in `grad`, an estimate of the gradient of the **loss**
 //! −(1/n) Σᵢ E_q[f(bᵢ)] over the loaded batch of n examples (the quantity Adam minimises, as in
-//! the official code). Unbiased estimators satisfy E[grad] = the exact gradient, which the test
+//! the official code). Unbiased estimators satisfy E\[grad\] = the exact gradient, which the test
 //! suite checks against exact enumeration of all latent states.
 //!
 //! Estimators with learned control-variate parameters (baselines, per-tensor η, log λ) compute
 //! those parameters' gradients during [`Estimator::estimate`] and apply them in
 //! [`Estimator::update_control_variates`], with their own Adam (the official code uses 10× the
 //! model's learning rate).
+//!
+//! ## Example: one training step, generic over the estimator
+//! ```
+//! use rand_core::{Rng, SeedableRng};
+//! use rand_xoshiro::Xoshiro256PlusPlus;
+//! use rebar_core::estimator::{DisArm, Estimator, Nvil};
+//! use rebar_core::model::{Generative, OneLayer};
+//! use rebar_core::net::Dense;
+//! use rebar_core::{Adam, AdamConfig, Diagnostics, Sbn};
+//!
+//! type Model = OneLayer<6, 3, 6, Dense<6, 3>, Dense<3, 6>, Generative>;
+//! const B: usize = 4;
+//!
+//! /// Any estimator trains any model the same way.
+//! fn step<E: Estimator<Model, 3, B>, R: Rng>(
+//!     estimator: &mut E,
+//!     model: &mut Model,
+//!     adam: &mut Adam<Model>,
+//!     grad: &mut Model,
+//!     scratch: &mut <Model as Sbn<3>>::Scratch<B>,
+//!     batch: &[[f32; 6]],
+//!     rng: &mut R,
+//! ) -> Diagnostics {
+//!     model.load_batch(batch, batch, scratch);
+//!     let d = estimator.estimate(model, scratch, rng, grad);
+//!     adam.step(model, grad, 1e-2, AdamConfig::REBAR);
+//!     estimator.update_control_variates(1e-1);
+//!     d
+//! }
+//!
+//! let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+//! let mut model: Box<Model> = bytemuck::zeroed_box();
+//! model.init(&mut rng);
+//! model.set_data_mean(&[0.5; 6], &[0.5; 6]);
+//! let (mut grad, mut adam, mut scratch) = (bytemuck::zeroed_box(), bytemuck::zeroed_box(), bytemuck::zeroed_box());
+//! let batch = [[1.0, 0.0, 1.0, 0.0, 1.0, 0.0]; B];
+//!
+//! let d = step(&mut DisArm, &mut model, &mut adam, &mut grad, &mut scratch, &batch, &mut rng);
+//! assert!(d.elbo < 0.0);
+//! let mut nvil: Box<Nvil<6, B>> = bytemuck::zeroed_box();
+//! nvil.init(&mut rng);
+//! step(&mut *nvil, &mut model, &mut adam, &mut grad, &mut scratch, &batch, &mut rng);
+//! ```
 
 mod antithetic;
 mod arm;
