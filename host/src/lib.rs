@@ -27,3 +27,4 @@
 #![forbid(unsafe_code)]
 
 pub mod data;
+pub mod footprint;

@@ -38,6 +38,10 @@ enum Command {
         #[arg(long, value_name = "FILE", default_value = "mnist-binarized.rbin.gz")]
         out: PathBuf,
     },
+    /// Print the memory footprint of each paper model's training state (parameters, gradient,
+    /// Adam moments, the pass workspace at batch 24 and REBAR's own state), as a Markdown table
+    /// computed from the types.
+    Footprint,
     /// Train a sigmoid belief network with a gradient estimator (not implemented yet).
     ///
     /// Prints a notice and exits with status 2.
@@ -54,6 +58,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Footprint => {
+            print!("{}", rebar_host::footprint::markdown_table());
+            ExitCode::SUCCESS
+        }
         Command::Train => {
             eprintln!(
                 "rebar train: not implemented yet. The data layer is in place \
