@@ -28,3 +28,4 @@
 
 pub mod data;
 pub mod footprint;
+pub mod records;
