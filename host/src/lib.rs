@@ -28,4 +28,6 @@
 
 pub mod data;
 pub mod footprint;
+pub mod plot;
 pub mod records;
+pub mod report;

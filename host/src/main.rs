@@ -15,6 +15,8 @@ fn main() -> ExitCode {
             print!("{}", rebar_host::footprint::markdown_table());
             Ok(())
         }
+        Command::Toy(args) => cli::toy::run(args),
+        Command::Report(args) => cli::report::run(args),
         Command::Train => {
             eprintln!(
                 "rebar train: not implemented yet. The data layer is in place \

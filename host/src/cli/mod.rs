@@ -1,6 +1,8 @@
 //! The `rebar` command line: one module per subcommand.
 
 pub mod prepare;
+pub mod report;
+pub mod toy;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +35,12 @@ pub enum Command {
     /// Adam moments, the pass workspace at batch 24 and REBAR's own state), as a Markdown table
     /// computed from the types.
     Footprint,
+    /// The paper's toy problem: minimise E[(b − 0.45)²] over θ = σ(a) with REINFORCE, Concrete,
+    /// REBAR and the exact gradient; writes a CSV and a PNG like the paper's Figure 1.
+    Toy(toy::ToyArgs),
+    /// Training curves (PNG) and a Markdown results table (mean ± standard error over seeds)
+    /// from one or many run folders.
+    Report(report::ReportArgs),
     /// Train a sigmoid belief network with a gradient estimator (not implemented yet).
     ///
     /// Prints a notice and exits with status 2.

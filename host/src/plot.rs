@@ -1,0 +1,1 @@
+//! PNG plots of runs: training curves, variance comparisons, the toy problem, image grids.
