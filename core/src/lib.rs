@@ -76,6 +76,7 @@ pub mod model;
 pub mod net;
 pub mod optim;
 pub mod random;
+pub mod state;
 pub mod tensors;
 pub mod toy;
 

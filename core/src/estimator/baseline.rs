@@ -69,6 +69,13 @@ impl<const X: usize, const B: usize> Baseline<X, B> {
         );
     }
 
+    /// Shows the network, its pending gradient and its Adam state under `key`.
+    pub fn visit_state(&mut self, key: &'static str, v: &mut dyn crate::state::StateVisitor) {
+        crate::state::visit_tensors(&mut self.net, key, v);
+        crate::state::visit_tensors(&mut self.grad, key, v);
+        self.adam.visit_state(key, v);
+    }
+
     /// One Adam step on the accumulated gradient, which is then cleared.
     pub fn step(&mut self, lr: f32) {
         self.adam.step(&mut self.net, &self.grad, lr, AdamConfig::REBAR);

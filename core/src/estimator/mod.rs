@@ -134,6 +134,12 @@ pub trait Estimator<M: Sbn<H>, const H: usize, const B: usize> {
     /// Applies the control-variate gradients of the last estimate with learning rate `lr` (no-op
     /// for estimators without learned parameters).
     fn update_control_variates(&mut self, lr: f32);
+
+    /// Shows the learned control-variate state (parameters, pending gradients, optimiser moments)
+    /// to a checkpoint visitor. Estimators without learned state show nothing.
+    fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor) {
+        let _ = v;
+    }
 }
 
 /// Draws fresh logistic noise ε = L(u), u ~ U(0, 1), for every stochastic layer of the batch:

@@ -114,4 +114,11 @@ where
         }
         self.scales.step(lr);
     }
+
+    fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor) {
+        for b in &mut self.baselines {
+            b.visit_state("baseline", v);
+        }
+        self.scales.visit_state("scales", v);
+    }
 }

@@ -71,4 +71,8 @@ where
     fn update_control_variates(&mut self, lr: f32) {
         self.baseline.step(lr);
     }
+
+    fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor) {
+        self.baseline.visit_state("baseline", v);
+    }
 }

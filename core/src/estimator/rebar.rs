@@ -318,6 +318,17 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         self.train_control_variates
     }
 
+    /// Shows the learned state (baseline, η, log λ and their optimisers) to a visitor (shared
+    /// with RELAX).
+    pub(crate) fn visit(&mut self, v: &mut dyn crate::state::StateVisitor) {
+        self.baseline.visit_state("baseline", v);
+        self.eta.visit_state("eta", v);
+        let mut tau = [self.log_temperature, self.tau_grad[0]];
+        v.f32s("log_temperature", 0, &mut tau);
+        (self.log_temperature, self.tau_grad[0]) = (tau[0], tau[1]);
+        self.tau_adam.visit_state("log_temperature", v);
+    }
+
     /// Applies the baseline, η and temperature updates (shared with RELAX).
     pub(crate) fn update(&mut self, lr: f32) {
         if !self.train_control_variates {
@@ -463,5 +474,9 @@ where
 
     fn update_control_variates(&mut self, lr: f32) {
         self.update(lr);
+    }
+
+    fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor) {
+        self.visit(v);
     }
 }

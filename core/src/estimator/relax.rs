@@ -216,4 +216,13 @@ where
             g.fill_zero();
         }
     }
+
+    fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor) {
+        self.rebar.visit(v);
+        for ((net, g), a) in self.nets.iter_mut().zip(&mut self.grads).zip(&mut self.adams) {
+            crate::state::visit_tensors(net, "relax_net", v);
+            crate::state::visit_tensors(g, "relax_net", v);
+            a.visit_state("relax_net", v);
+        }
+    }
 }

@@ -50,6 +50,13 @@ impl Scales {
         (0..count).map(|t| self.eta(t)).sum::<f32>() / count as f32
     }
 
+    /// Shows ρ, its pending gradient and its Adam state under `key`.
+    pub fn visit_state(&mut self, key: &'static str, v: &mut dyn crate::state::StateVisitor) {
+        v.f32s(key, 0, &mut self.rho);
+        v.f32s(key, 1, &mut self.grad);
+        self.adam.visit_state(key, v);
+    }
+
     /// One Adam step on the accumulated gradient, which is then cleared.
     pub fn step(&mut self, lr: f32) {
         self.adam.step(&mut self.rho, &self.grad, lr, AdamConfig::REBAR);

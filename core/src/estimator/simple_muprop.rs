@@ -81,4 +81,9 @@ where
         self.baseline.step(lr);
         self.scale.step(lr);
     }
+
+    fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor) {
+        self.baseline.visit_state("baseline", v);
+        self.scale.visit_state("scale", v);
+    }
 }

@@ -65,6 +65,11 @@ pub(crate) fn output_adjoint_tangent(g: &[f32], bias: &[f32], g_dot: &[f32], sca
     }
 }
 
+/// out = σ(g + bias): the decoder's mean for one row.
+pub(crate) fn mean_output(g: &[f32], bias: &[f32], out: &mut [f32]) {
+    zip_map(g, bias, out, |g, b| sigmoid_x8(g + b));
+}
+
 /// y = σ(α·(a + ε) + β·a).
 pub(crate) fn relax(logits: &[f32], noise: &[f32], c: RelaxCoefficients, y: &mut [f32]) {
     let (al, be) = (f32x8::splat(c.alpha), f32x8::splat(c.beta));

@@ -134,6 +134,9 @@ pub trait Sbn<const H: usize>: Tensors + Zeroable {
     /// the encoder subtracts `input_mean`, the decoder adds logit(clip(target_mean, 0.001, 0.999)).
     fn set_data_mean(&mut self, input_mean: &Self::Input, target_mean: &Self::Target);
 
+    /// Shows the parameters and the fixed data vectors to a checkpoint visitor.
+    fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor);
+
     /// The fixed encoder centring x̄ (see [`Sbn::set_data_mean`]).
     fn input_mean(&self) -> &Self::Input;
 
@@ -182,6 +185,16 @@ pub trait Sbn<const H: usize>: Tensors + Zeroable {
         scales: &[f32],
         out: &mut [[f32; H]],
     );
+
+    /// The decoder's mean σ(logits) for the samples of the last hard pass: reconstructions of
+    /// the inputs (generative) or predictions of the bottom halves (structured prediction).
+    fn reconstruct<const B: usize>(&self, s: &Self::Scratch<B>, out: &mut [Self::Target]);
+
+    /// Ancestral samples of the generative model for `n ≤ B` rows, drawn with each layer's
+    /// `noise` (fill it first): the top layer from the prior, each lower layer given the one above,
+    /// then the decoder's mean σ(logits) into `out`. Structured-prediction models have no prior
+    /// and return `false` without writing.
+    fn generate<const B: usize>(&self, s: &mut Self::Scratch<B>, n: usize, out: &mut [Self::Target]) -> bool;
 
     /// Relaxed pass from stochastic layer `from` on: layers below `from` keep their hard samples,
     /// layer `from` and above are relaxed from their `noise`. Fills the layers' `r_*` values and

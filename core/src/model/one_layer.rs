@@ -6,8 +6,8 @@
 //! sample b or the relaxed sample y. Structured prediction: f = log p(x_bottom | s).
 
 use super::bernoulli::{
-    log_prob_rows, log_prob_rows_shared, output_adjoint, output_adjoint_tangent, output_log_lik_rows, plus_minus_one,
-    sample_hard,
+    log_prob_rows, log_prob_rows_shared, mean_output, output_adjoint, output_adjoint_tangent, output_log_lik_rows,
+    plus_minus_one, sample_hard,
 };
 use super::{LayerScratch, Relaxation, RowScratch, Sbn, Task};
 use crate::math::scalar::sigmoid;
@@ -101,6 +101,12 @@ where
             let p = m.clamp(0.001, 0.999);
             *b = libm::logf(p / (1.0 - p));
         }
+    }
+
+    fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor) {
+        crate::state::visit_tensors(self, "model", v);
+        v.f32s("input_mean", 0, &mut self.input_mean);
+        v.f32s("output_bias", 0, &mut self.output_bias);
     }
 
     fn input_mean(&self) -> &[f32; X] {
@@ -229,6 +235,32 @@ where
             &mut out[..n],
             &mut s.enc_h_dot,
         );
+    }
+
+    fn reconstruct<const B: usize>(&self, s: &Self::Scratch<B>, out: &mut [[f32; Y]]) {
+        for (o, g) in out.iter_mut().zip(&s.dec_out[..s.rows.n]) {
+            mean_output(g, &self.output_bias, o);
+        }
+    }
+
+    fn generate<const B: usize>(&self, s: &mut Self::Scratch<B>, n: usize, out: &mut [[f32; Y]]) -> bool {
+        if T::STRUCTURED {
+            return false;
+        }
+        let n = n.min(B).min(out.len());
+        s.rows.n = n;
+        let l = &mut s.layer;
+        for r in 0..n {
+            for j in 0..H {
+                l.sample[r][j] = if self.prior[j] + l.noise[r][j] > 0.0 { 1.0 } else { 0.0 };
+            }
+        }
+        plus_minus_one(l.sample[..n].as_flattened(), s.dec_in.as_flattened_mut());
+        self.dec.forward::<B>(&s.dec_in[..n], &mut s.dec_out[..n], &mut s.dec_h);
+        for (o, g) in out.iter_mut().zip(&s.dec_out[..n]) {
+            mean_output(g, &self.output_bias, o);
+        }
+        true
     }
 
     fn relaxed_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, _from: usize, relaxation: Relaxation) {

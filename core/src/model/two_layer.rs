@@ -12,8 +12,8 @@
 //! (rebar-reference.md §2.3).
 
 use super::bernoulli::{
-    log_prob_rows, log_prob_rows_shared, output_adjoint, output_adjoint_tangent, output_log_lik_rows, plus_minus_one,
-    sample_hard,
+    log_prob_rows, log_prob_rows_shared, mean_output, output_adjoint, output_adjoint_tangent, output_log_lik_rows,
+    plus_minus_one, sample_hard,
 };
 use super::{LayerScratch, Relaxation, RowScratch, Sbn, Task};
 use crate::math::scalar::sigmoid;
@@ -150,6 +150,12 @@ where
             let p = m.clamp(0.001, 0.999);
             *b = libm::logf(p / (1.0 - p));
         }
+    }
+
+    fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor) {
+        crate::state::visit_tensors(self, "model", v);
+        v.f32s("input_mean", 0, &mut self.input_mean);
+        v.f32s("output_bias", 0, &mut self.output_bias);
     }
 
     fn input_mean(&self) -> &[f32; X] {
@@ -351,6 +357,39 @@ where
                 &mut s.enc1_h_dot,
             );
         }
+    }
+
+    fn reconstruct<const B: usize>(&self, s: &Self::Scratch<B>, out: &mut [[f32; Y]]) {
+        for (o, g) in out.iter_mut().zip(&s.d0_out[..s.rows.n]) {
+            mean_output(g, &self.output_bias, o);
+        }
+    }
+
+    fn generate<const B: usize>(&self, s: &mut Self::Scratch<B>, n: usize, out: &mut [[f32; Y]]) -> bool {
+        if T::STRUCTURED {
+            return false;
+        }
+        let n = n.min(B).min(out.len());
+        s.rows.n = n;
+        let (l0, l1) = (&mut s.l0, &mut s.l1);
+        for r in 0..n {
+            for j in 0..H {
+                l1.sample[r][j] = if self.prior[j] + l1.noise[r][j] > 0.0 { 1.0 } else { 0.0 };
+            }
+        }
+        plus_minus_one(l1.sample[..n].as_flattened(), s.top_in.as_flattened_mut());
+        self.dec1.forward::<B>(&s.top_in[..n], &mut s.d1_out[..n], &mut s.d1_h);
+        for r in 0..n {
+            for j in 0..H {
+                l0.sample[r][j] = if s.d1_out[r][j] + l0.noise[r][j] > 0.0 { 1.0 } else { 0.0 };
+            }
+        }
+        plus_minus_one(l0.sample[..n].as_flattened(), s.in1.as_flattened_mut());
+        self.dec0.forward::<B>(&s.in1[..n], &mut s.d0_out[..n], &mut s.d0_h);
+        for (o, g) in out.iter_mut().zip(&s.d0_out[..n]) {
+            mean_output(g, &self.output_bias, o);
+        }
+        true
     }
 
     fn relaxed_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, from: usize, relaxation: Relaxation) {
