@@ -11,6 +11,7 @@
 
 mod math_checks;
 mod stack;
+mod training;
 
 use core::panic::PanicInfo;
 
@@ -47,12 +48,13 @@ fn main() -> ! {
     exit(status)
 }
 
-/// The on-device workload. Today: SIMD-vs-scalar agreement of the core's math
-/// ([`math_checks`]). Replace the body (e.g. with SBN training) keeping this shape: log progress
-/// with `defmt`, return `Err` with a short reason when a check fails.
+/// The on-device workload: the core's SIMD math agrees with its scalar reference
+/// ([`math_checks`]), then an SBN learns the embedded digits with REBAR ([`training`]). Logs
+/// progress with `defmt`; returns `Err` with a short reason when a check fails.
 fn run() -> Result<(), &'static str> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
-    math_checks::run(&mut rng)
+    math_checks::run(&mut rng)?;
+    training::run(&mut rng)
 }
 
 /// Ends the QEMU process with `status` (semihosting `SYS_EXIT`).
