@@ -31,3 +31,4 @@ pub mod footprint;
 pub mod plot;
 pub mod records;
 pub mod report;
+pub mod train;

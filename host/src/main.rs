@@ -15,15 +15,13 @@ fn main() -> ExitCode {
             print!("{}", rebar_host::footprint::markdown_table());
             Ok(())
         }
+        Command::Eval(args) => cli::eval::run(args),
+        Command::Sample(args) => cli::sample::run(args),
         Command::Toy(args) => cli::toy::run(args),
+        Command::Variance(args) => cli::variance::run(args),
+        Command::Sweep(args) => cli::sweep::run(args),
         Command::Report(args) => cli::report::run(args),
-        Command::Train => {
-            eprintln!(
-                "rebar train: not implemented yet. The data layer is in place \
-                 (the built-in binarized MNIST loads), but no model or estimator is wired up."
-            );
-            return ExitCode::from(2);
-        }
+        Command::Train(args) => cli::train::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

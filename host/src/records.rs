@@ -1,4 +1,5 @@
-//! The files a run writes, as typed records: one `metrics.csv` row per epoch, `summary.json` at
+//! The files a run writes, as typed records: one `metrics.csv` row per epoch (its wall-clock
+//! figures in `timing.csv`), `summary.json` at
 //! the end, and the rows of the `variance` and `toy` commands. Every reader (`rebar report`, the
 //! plots) goes through these types, so the format is defined in one place.
 
@@ -9,8 +10,12 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// File names inside a run folder.
 pub mod files {
-    /// Per-epoch metrics ([`super::EpochRow`]).
+    /// Per-epoch metrics ([`super::EpochRow`]), deterministic for a seed and build.
     pub const METRICS: &str = "metrics.csv";
+    /// The same metrics over windows of steps (about 200 windows per run), for plots.
+    pub const PROGRESS: &str = "progress.csv";
+    /// Per-epoch wall-clock figures ([`super::TimingRow`]).
+    pub const TIMING: &str = "timing.csv";
     /// The run's summary ([`super::Summary`]).
     pub const SUMMARY: &str = "summary.json";
     /// Training curves.
@@ -30,7 +35,7 @@ pub struct EpochRow {
     /// Mean over the epoch's steps of the minibatch-mean single-sample ELBO (nats).
     pub train_elbo: f64,
     /// Natural log of the epoch mean of the per-step gradient-variance estimate
-    /// mean_j(EMA[g_j²] − EMA[g_j]²), EMA decay 0.999 started at 0 as in the official code.
+    /// mean_j(EMA\[g_j²\] − EMA\[g_j\]²), EMA decay 0.999 started at 0 as in the official code.
     pub log_variance: f64,
     /// The estimator's temperature at the end of the epoch (empty if it has none).
     pub temperature: Option<f64>,
@@ -40,9 +45,17 @@ pub struct EpochRow {
     pub valid_iwae: Option<f64>,
     /// IWAE bound on the test split (empty in epochs without evaluation).
     pub test_iwae: Option<f64>,
-    /// Training steps per second over the epoch (wall clock).
+}
+
+/// One row of `timing.csv`: wall-clock figures per epoch, kept apart from `metrics.csv` so that
+/// the metrics of two runs with the same seed and build are byte-identical.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimingRow {
+    /// Epochs completed (1-based).
+    pub epoch: u64,
+    /// Training steps per second over the epoch (wall clock, evaluation excluded).
     pub steps_per_second: f64,
-    /// Seconds since the run started (excluding time before a resume).
+    /// Seconds of training and evaluation since this process started the run (or resumed it).
     pub seconds: f64,
 }
 
@@ -126,10 +139,10 @@ pub struct VarianceRow {
     pub estimator: String,
     /// Which parameters: `all`, or a layer such as `enc0`, `dec0`.
     pub scope: String,
-    /// Natural log of the epoch mean of mean_j(EMA_k[g_j²] − μ_j²) with μ the pooled mean of all
+    /// Natural log of the epoch mean of mean_j(EMA_k\[g_j²\] − μ_j²) with μ the pooled mean of all
     /// estimators' first moments (official comparison mode, rebar-reference.md §8.3).
     pub log_variance: f64,
-    /// Natural log of mean_j(EMA_k[g_j] − μ_j)², the official unbiasedness check.
+    /// Natural log of mean_j(EMA_k\[g_j\] − μ_j)², the official unbiasedness check.
     pub log_bias_check: f64,
     /// The followed estimator's training ELBO over the epoch.
     pub train_elbo: f64,

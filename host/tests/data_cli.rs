@@ -1,4 +1,4 @@
-//! The `rebar` program's data-related surface: help text, the `train` stub, and
+//! The `rebar` program's data-related surface: help text and
 //! `prepare-mnist` errors. Needs no dataset on disk.
 
 mod data_support;
@@ -28,13 +28,6 @@ fn help_lists_subcommands_and_options() {
     for needle in ["--from <DIR>", "--out <FILE>", "[default: mnist-binarized.rbin.gz]", "0x72656261722d6d6e"] {
         assert!(t.contains(needle), "missing {needle:?} in:\n{t}");
     }
-}
-
-#[test]
-fn train_is_an_honest_stub() {
-    let o = rebar(&["train"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("not implemented yet"));
 }
 
 #[test]

@@ -1,0 +1,299 @@
+//! `rebar train`: train a sigmoid belief network and write its run folder.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::Args;
+use rebar_host::data::{Binarize, Dataset, MNIST_SEED};
+use rebar_host::records::{DataSource, FORMAT_VERSION, FinalMetrics, Summary, files};
+use rebar_host::train::{
+    BinarizeKind, EstimatorKind, ModelKind, Outcome, Output, TaskKind, TildeKind, TrainConfig, TrainError, train,
+};
+
+/// Options of `rebar train`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// The model: linear1 (784→200→784), linear2 (two stochastic layers of 200), nonlinear (two
+    /// tanh layers of 200 in each map).
+    #[arg(long, value_enum, default_value_t = ModelKind::Linear1)]
+    pub model: ModelKind,
+    /// The task: gen (generative modelling of the whole image) or sp (structured prediction of
+    /// the bottom half from the top half).
+    #[arg(long, value_enum, default_value_t = TaskKind::Gen)]
+    pub task: TaskKind,
+    /// The gradient estimator. `rebar` learns its temperature; `rebar-fixed` and `concrete` keep
+    /// theirs fixed.
+    #[arg(long, value_enum, default_value_t = EstimatorKind::Rebar)]
+    pub estimator: EstimatorKind,
+    /// Temperature λ: the initial value for rebar and relax (default 0.5), the fixed value for
+    /// rebar-fixed and concrete (default 0.1, the paper's REBAR(0.1) and Concrete(0.1)). Ignored
+    /// by the other estimators.
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Use the plain Concrete relaxation σ(z/λ) instead of REBAR's modified σ(z/λ + a·λ/(λ+1))
+    /// (rebar, rebar-fixed, relax, concrete).
+    #[arg(long)]
+    pub plain_relaxation: bool,
+    /// The noise of REBAR's conditional sample z̃: coupled to the hard sample's (official,
+    /// unbiased), independent (fixed temperature only), or official (the official code's
+    /// multi-layer z̃-pass, biased with two stochastic layers).
+    #[arg(long, value_enum, default_value_t = TildeKind::Coupled)]
+    pub tilde: TildeKind,
+    /// Adam learning rate of the model (β₂ = 0.99999 as in the official code); control variates
+    /// and baselines use 10× this.
+    #[arg(long, default_value_t = 3e-4)]
+    pub lr: f32,
+    /// Training steps. The default is a short run that finishes in about two minutes here; the
+    /// paper trains for 2,000,000.
+    #[arg(long, default_value_t = 20_000)]
+    pub steps: u64,
+    /// Examples per batch (the paper uses 24; at most 128).
+    #[arg(long, default_value_t = 24)]
+    pub batch: usize,
+    /// Seed of everything random (initialisation, data order, noise).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Run folder for metrics.csv, timing.csv, summary.json, curves.png and the checkpoint
+    /// (default: runs/<task>-<model>-<estimator>-seed<seed>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue the run in --out from its checkpoint (the configuration must match; --steps may
+    /// grow).
+    #[arg(long)]
+    pub resume: bool,
+    /// Write a checkpoint every this many steps (0: only at the end and on Ctrl-C).
+    #[arg(long, default_value_t = 5_000)]
+    pub checkpoint_every: u64,
+    /// A directory of 28×28 IDX files (MNIST names, raw or .gz) to train on instead of the
+    /// built-in MNIST: Fashion-MNIST, KMNIST, ...
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Binarization of --data: static (once, seeded) or dynamic (a fresh sample every batch).
+    /// The built-in data is static.
+    #[arg(long, value_enum, default_value_t = BinarizeKind::Static)]
+    pub binarize: BinarizeKind,
+    /// Evaluate the IWAE bound on valid and test every this many epochs (0: only at the end;
+    /// the paper evaluates every 20 epochs).
+    #[arg(long, default_value_t = 0)]
+    pub eval_every: u64,
+    /// Importance samples per example of the IWAE bound (the paper uses 100).
+    #[arg(long, default_value_t = 100)]
+    pub iwae_samples: u32,
+    /// Examples of valid and test to evaluate (0: all 10,000 of each).
+    #[arg(long, default_value_t = 0)]
+    pub eval_examples: usize,
+    /// Threads for evaluation (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl TrainArgs {
+    /// The run's configuration.
+    pub fn config(&self) -> TrainConfig {
+        TrainConfig {
+            model: self.model,
+            task: self.task,
+            estimator: self.estimator,
+            temperature: self.estimator.default_temperature().map(|d| self.temperature.unwrap_or(d)),
+            plain_relaxation: self.plain_relaxation,
+            tilde: self.tilde,
+            learning_rate: self.lr,
+            steps: self.steps,
+            batch: self.batch,
+            seed: self.seed,
+            data: self.data.clone(),
+            binarize: self.binarize,
+            eval_every: self.eval_every,
+            iwae_samples: self.iwae_samples,
+            eval_examples: self.eval_examples,
+        }
+    }
+
+    /// The run folder.
+    pub fn out_dir(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| {
+            PathBuf::from("runs").join(format!(
+                "{}-{}-{}-seed{}",
+                self.task.name(),
+                self.model.name(),
+                self.estimator.name(),
+                self.seed
+            ))
+        })
+    }
+}
+
+/// Loads the dataset a run asks for.
+pub fn load_data(data: &Option<PathBuf>, binarize: BinarizeKind) -> Result<Dataset, Box<dyn std::error::Error>> {
+    Ok(match data {
+        None => Dataset::builtin()?,
+        Some(dir) => {
+            let b = match binarize {
+                BinarizeKind::Static => Binarize::Static { seed: MNIST_SEED },
+                BinarizeKind::Dynamic => Binarize::Dynamic,
+            };
+            Dataset::from_idx_dir(dir, b)?
+        }
+    })
+}
+
+/// The machine, for summaries: CPU model and threads.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    format!("{cpu}, {threads} threads")
+}
+
+/// The build, for summaries: version and the SIMD features it was compiled with.
+pub fn build() -> String {
+    let mut features = Vec::new();
+    for (on, name) in [
+        (cfg!(target_feature = "sse2"), "sse2"),
+        (cfg!(target_feature = "avx2"), "avx2"),
+        (cfg!(target_feature = "fma"), "fma"),
+        (cfg!(target_feature = "avx512f"), "avx512f"),
+        (cfg!(target_feature = "neon"), "neon"),
+    ] {
+        if on {
+            features.push(name);
+        }
+    }
+    format!("rebar {} ({}, {})", env!("CARGO_PKG_VERSION"), std::env::consts::ARCH, features.join("+"))
+}
+
+/// Runs the command.
+pub fn run(args: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let config = args.config();
+    let dir = args.out_dir();
+    let data = load_data(&args.data, args.binarize)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C while the checkpoint is written is ignored; the write is atomic.
+        let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Relaxed));
+    }
+    let out = Output {
+        dir: dir.clone(),
+        checkpoint_every: args.checkpoint_every,
+        progress: !args.quiet,
+        resume: args.resume,
+        threads: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+    };
+    eprintln!(
+        "rebar train: {} {} with {} for {} steps, batch {}, lr {}, seed {} → {}",
+        config.task.name(),
+        config.model.name(),
+        config.estimator.name(),
+        config.steps,
+        config.batch,
+        config.learning_rate,
+        config.seed,
+        dir.display()
+    );
+    let outcome = match train(&config, &data, &out, &stop) {
+        Err(e @ TrainError::Interrupted { .. }) => {
+            eprintln!("rebar train: {e}");
+            std::process::exit(130);
+        }
+        r => r?,
+    };
+    let summary = summary(&config, &outcome, args);
+    std::fs::write(dir.join(files::SUMMARY), serde_json::to_string_pretty(&summary)?)?;
+    let curves = dir.join(files::CURVES);
+    let title = format!("{} {} · {} · seed {}", config.task.name(), config.model.name(), config.estimator.name(), config.seed);
+    rebar_host::plot::training_curves(&outcome.progress, &title, &curves)?;
+    print_summary(&summary, &outcome, &dir);
+    Ok(())
+}
+
+fn summary(config: &TrainConfig, o: &Outcome, args: &TrainArgs) -> Summary {
+    let last = o.history.last();
+    let best = o.history.iter().map(|r| r.train_elbo).fold(f64::NEG_INFINITY, f64::max);
+    Summary {
+        format_version: FORMAT_VERSION,
+        model: config.model.name().into(),
+        task: config.task.name().into(),
+        estimator: config.estimator.name().into(),
+        temperature: config.temperature.map(f64::from),
+        learning_rate: config.learning_rate as f64,
+        batch: config.batch as u32,
+        steps: config.steps,
+        seed: config.seed,
+        data: DataSource {
+            source: args.data.as_ref().map_or("builtin".into(), |d| d.display().to_string()),
+            binarization: match (args.data.is_some(), args.binarize) {
+                (false, _) | (true, BinarizeKind::Static) => format!("static, seed {MNIST_SEED:#x}"),
+                (true, BinarizeKind::Dynamic) => "dynamic".into(),
+            },
+        },
+        steps_completed: o.steps,
+        epochs_completed: o.history.len() as u64,
+        steps_per_second: o.steps_per_second,
+        wall_seconds: o.seconds,
+        final_metrics: FinalMetrics {
+            train_elbo: last.map_or(f64::NAN, |r| r.train_elbo),
+            best_train_elbo: best,
+            valid_elbo: Some(o.valid.elbo),
+            valid_iwae: Some(o.valid.iwae),
+            test_elbo: Some(o.test.elbo),
+            test_iwae: Some(o.test.iwae),
+            iwae_samples: Some(o.valid.samples),
+            log_variance: last.map_or(f64::NAN, |r| r.log_variance),
+        },
+        build: build(),
+        machine: machine(),
+    }
+}
+
+fn print_summary(s: &Summary, o: &Outcome, dir: &std::path::Path) {
+    let f = &s.final_metrics;
+    let k = f.iwae_samples.unwrap_or(0);
+    println!(
+        "Trained {} {} with {} for {} steps ({:.1} epochs of {} steps) in {:.0} s ({:.0} steps/s).",
+        s.task,
+        s.model,
+        s.estimator,
+        o.steps,
+        o.steps as f64 / o.steps_per_epoch as f64,
+        o.steps_per_epoch,
+        o.seconds,
+        o.steps_per_second
+    );
+    println!("  training ELBO (last epoch mean)   {:>9.2} nats   (higher is better; best epoch {:.2})", f.train_elbo, f.best_train_elbo);
+    println!(
+        "  validation ELBO / IWAE-{k:<3}        {:>9.2} / {:.2}",
+        f.valid_elbo.unwrap_or(f64::NAN),
+        f.valid_iwae.unwrap_or(f64::NAN)
+    );
+    println!(
+        "  test ELBO / IWAE-{k:<3}              {:>9.2} / {:.2}",
+        f.test_elbo.unwrap_or(f64::NAN),
+        f.test_iwae.unwrap_or(f64::NAN)
+    );
+    let last = o.history.last();
+    let mut extra = format!("  log gradient variance (last epoch) {:>8.2}", f.log_variance);
+    if let Some(t) = last.and_then(|r| r.temperature) {
+        extra += &format!("   temperature λ {t:.3}");
+    }
+    if let Some(e) = last.and_then(|r| r.eta_mean) {
+        extra += &format!("   mean η {e:.3}");
+    }
+    println!("{extra}");
+    println!(
+        "Results in {}: {}, {}, {}, {}, {}, {}",
+        dir.display(),
+        files::METRICS,
+        files::PROGRESS,
+        files::TIMING,
+        files::SUMMARY,
+        files::CURVES,
+        files::CHECKPOINT
+    );
+}

@@ -1,0 +1,253 @@
+//! Checkpoints: a JSON header (the configuration, the step, the metrics so far) and the binary
+//! state every component shows through `rebar_core::state::StateVisitor` (model, Adam, the
+//! estimator's control variates, the variance averages), with a SHA-256 over the whole file.
+//! Written to a temporary file, synced, then renamed over the old one, so a crash at any moment
+//! leaves either the previous checkpoint or the new one, never a torn file.
+//!
+//! Layout: `RBCKPT` 0 1 (8 bytes) · u64 header length · header JSON · u64 state length · state ·
+//! SHA-256 of everything before. State records: key length (u8), key, index (u32), kind (u8: 0 =
+//! f32, 1 = f64, 2 = u64), count (u64), little-endian values.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rebar_core::state::StateVisitor;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::TrainError;
+use super::config::TrainConfig;
+use crate::records::EpochRow;
+
+const MAGIC: &[u8; 8] = b"RBCKPT\x00\x01";
+
+/// Sums over the current, unfinished epoch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochSums {
+    /// Steps of the epoch done.
+    pub steps: u64,
+    /// Σ of the steps' batch-mean ELBOs.
+    pub elbo: f64,
+    /// Σ of the steps' variance estimates.
+    pub variance: f64,
+}
+
+/// What a checkpoint says besides the binary state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// The run's configuration (must match to resume).
+    pub config: TrainConfig,
+    /// Steps completed.
+    pub step: u64,
+    /// One row per completed epoch.
+    pub history: Vec<EpochRow>,
+    /// The unfinished epoch.
+    pub epoch: EpochSums,
+    /// One row per completed window of steps (`progress.csv`).
+    #[serde(default)]
+    pub progress: Vec<EpochRow>,
+    /// The unfinished window.
+    #[serde(default)]
+    pub window: EpochSums,
+    /// `rebar` version that wrote it.
+    pub version: String,
+}
+
+/// Writes state records into a byte buffer.
+#[derive(Default)]
+pub struct StateWriter {
+    bytes: Vec<u8>,
+}
+
+impl StateWriter {
+    fn record(&mut self, key: &str, index: usize, kind: u8, count: usize) {
+        self.bytes.push(key.len() as u8);
+        self.bytes.extend_from_slice(key.as_bytes());
+        self.bytes.extend_from_slice(&(index as u32).to_le_bytes());
+        self.bytes.push(kind);
+        self.bytes.extend_from_slice(&(count as u64).to_le_bytes());
+    }
+}
+
+impl StateVisitor for StateWriter {
+    fn f32s(&mut self, key: &'static str, index: usize, values: &mut [f32]) {
+        self.record(key, index, 0, values.len());
+        for v in values {
+            self.bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    fn f64s(&mut self, key: &'static str, index: usize, values: &mut [f64]) {
+        self.record(key, index, 1, values.len());
+        for v in values {
+            self.bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    fn u64s(&mut self, key: &'static str, index: usize, values: &mut [u64]) {
+        self.record(key, index, 2, values.len());
+        for v in values {
+            self.bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+/// Reads state records back into the same traversal, checking each record's key, index, kind
+/// and length; the first mismatch is kept and reported by [`StateReader::finish`].
+pub struct StateReader {
+    bytes: Vec<u8>,
+    at: usize,
+    error: Option<String>,
+    file: PathBuf,
+}
+
+impl StateReader {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if self.at + n > self.bytes.len() {
+            return None;
+        }
+        self.at += n;
+        Some(&self.bytes[self.at - n..self.at])
+    }
+
+    /// Checks the next record's description; on success returns the value bytes.
+    fn expect(&mut self, key: &str, index: usize, kind: u8, count: usize, width: usize) -> Option<Vec<u8>> {
+        if self.error.is_some() {
+            return None;
+        }
+        let mut describe = || -> Option<(String, u32, u8, u64)> {
+            let len = *self.take(1)?.first()? as usize;
+            let k = String::from_utf8_lossy(self.take(len)?).into_owned();
+            let i = u32::from_le_bytes(self.take(4)?.try_into().ok()?);
+            let kd = *self.take(1)?.first()?;
+            let c = u64::from_le_bytes(self.take(8)?.try_into().ok()?);
+            Some((k, i, kd, c))
+        };
+        match describe() {
+            Some((k, i, kd, c)) if k == key && i as usize == index && kd == kind && c as usize == count => {
+                match self.take(count * width) {
+                    Some(v) => Some(v.to_vec()),
+                    None => {
+                        self.error = Some(format!("{key}[{index}] is truncated"));
+                        None
+                    }
+                }
+            }
+            Some((k, i, kd, c)) => {
+                self.error = Some(format!(
+                    "expected {key}[{index}] with {count} values of kind {kind}, found {k}[{i}] with {c} of kind {kd} \
+                     (a different model, estimator or rebar version)"
+                ));
+                None
+            }
+            None => {
+                self.error = Some(format!("the state ends before {key}[{index}]"));
+                None
+            }
+        }
+    }
+
+    /// Reports the first mismatch of a traversal that read only the first part of the state
+    /// (the model, for evaluation).
+    pub fn finish_prefix(self) -> Result<(), TrainError> {
+        match self.error {
+            Some(problem) => Err(TrainError::Checkpoint { file: self.file, problem }),
+            None => Ok(()),
+        }
+    }
+
+    /// Reports the first mismatch, or state left over after the traversal.
+    pub fn finish(self) -> Result<(), TrainError> {
+        if let Some(problem) = self.error {
+            return Err(TrainError::Checkpoint { file: self.file, problem });
+        }
+        if self.at != self.bytes.len() {
+            let problem = format!("{} bytes of state were not used (a different configuration?)", self.bytes.len() - self.at);
+            return Err(TrainError::Checkpoint { file: self.file, problem });
+        }
+        Ok(())
+    }
+}
+
+impl StateVisitor for StateReader {
+    fn f32s(&mut self, key: &'static str, index: usize, values: &mut [f32]) {
+        if let Some(b) = self.expect(key, index, 0, values.len(), 4) {
+            for (v, c) in values.iter_mut().zip(b.chunks_exact(4)) {
+                *v = f32::from_le_bytes(c.try_into().unwrap_or_default());
+            }
+        }
+    }
+    fn f64s(&mut self, key: &'static str, index: usize, values: &mut [f64]) {
+        if let Some(b) = self.expect(key, index, 1, values.len(), 8) {
+            for (v, c) in values.iter_mut().zip(b.chunks_exact(8)) {
+                *v = f64::from_le_bytes(c.try_into().unwrap_or_default());
+            }
+        }
+    }
+    fn u64s(&mut self, key: &'static str, index: usize, values: &mut [u64]) {
+        if let Some(b) = self.expect(key, index, 2, values.len(), 8) {
+            for (v, c) in values.iter_mut().zip(b.chunks_exact(8)) {
+                *v = u64::from_le_bytes(c.try_into().unwrap_or_default());
+            }
+        }
+    }
+}
+
+/// Writes a checkpoint atomically: `state` is called once with the writer.
+pub fn write(path: &Path, header: &Header, state: impl FnOnce(&mut StateWriter)) -> Result<(), TrainError> {
+    let io = |source| TrainError::Io { file: path.to_path_buf(), source };
+    let mut w = StateWriter::default();
+    state(&mut w);
+    let json = serde_json::to_vec(header).map_err(|e| TrainError::Checkpoint { file: path.into(), problem: e.to_string() })?;
+    let mut bytes = Vec::with_capacity(json.len() + w.bytes.len() + 64);
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&json);
+    bytes.extend_from_slice(&(w.bytes.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&w.bytes);
+    let digest = Sha256::digest(&bytes);
+    bytes.extend_from_slice(&digest);
+
+    let tmp = path.with_extension("rbck.tmp");
+    let mut f = fs::File::create(&tmp).map_err(io)?;
+    f.write_all(&bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(io)?;
+    if let Some(dir) = path.parent() {
+        // Make the rename itself durable where the platform allows it.
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Reads and verifies a checkpoint; the returned reader must be walked with the same traversal
+/// that wrote it, then [`StateReader::finish`]ed.
+pub fn read(path: &Path) -> Result<(Header, StateReader), TrainError> {
+    let bad = |problem: &str| TrainError::Checkpoint { file: path.to_path_buf(), problem: problem.to_string() };
+    let bytes = fs::read(path).map_err(|source| TrainError::Io { file: path.to_path_buf(), source })?;
+    if bytes.len() < MAGIC.len() + 16 + 32 || &bytes[..8] != MAGIC {
+        return Err(bad("not a rebar checkpoint (wrong magic or too short)"));
+    }
+    let (body, digest) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(body).as_slice() != digest {
+        return Err(bad("checksum mismatch: the file is corrupt or truncated"));
+    }
+    let mut at = 8;
+    let next_len = |at: &mut usize| -> Result<usize, TrainError> {
+        let v = body.get(*at..*at + 8).ok_or_else(|| bad("truncated length field"))?;
+        *at += 8;
+        Ok(u64::from_le_bytes(v.try_into().map_err(|_| bad("bad length field"))?) as usize)
+    };
+    let header_len = next_len(&mut at)?;
+    let json = body.get(at..at + header_len).ok_or_else(|| bad("truncated header"))?;
+    at += header_len;
+    let header: Header = serde_json::from_slice(json).map_err(|e| bad(&format!("unreadable header: {e}")))?;
+    let state_len = next_len(&mut at)?;
+    let state = body.get(at..at + state_len).ok_or_else(|| bad("truncated state"))?.to_vec();
+    if at + state_len != body.len() {
+        return Err(bad("trailing bytes after the state"));
+    }
+    Ok((header, StateReader { bytes: state, at: 0, error: None, file: path.to_path_buf() }))
+}

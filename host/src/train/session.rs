@@ -1,0 +1,376 @@
+//! The training loop of one run: batches in the official order, one estimate per step, Adam on
+//! the model (and 10× on the control variates), the official metrics per epoch, IWAE evaluations,
+//! atomic checkpoints, and a clean stop on Ctrl-C or on a non-finite step.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rebar_core::state::visit_tensors;
+use rebar_core::{Adam, AdamConfig, Sbn};
+
+use super::any::AnyEstimator;
+use super::checkpoint::{self, EpochSums, Header};
+use super::config::TrainConfig;
+use super::eval::{Evaluation, evaluate};
+use super::feed::{Feed, Stream, stream_rng};
+use super::variance::VarianceTracker;
+use super::{BATCH_CAPACITY as B, TrainError};
+use crate::data::Dataset;
+use crate::records::{EpochRow, TimingRow, files};
+
+/// Where a run writes, and how it reports.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// Write a checkpoint every this many steps (0: only at the end and on interruption).
+    pub checkpoint_every: u64,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Continue from the folder's checkpoint.
+    pub resume: bool,
+    /// Threads for evaluation.
+    pub threads: usize,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// One row per epoch.
+    pub history: Vec<EpochRow>,
+    /// One row per window of steps (finer, for plots).
+    pub progress: Vec<EpochRow>,
+    /// Steps completed.
+    pub steps: u64,
+    /// Steps per epoch.
+    pub steps_per_epoch: u64,
+    /// Training steps per second in this process (evaluation excluded).
+    pub steps_per_second: f64,
+    /// Wall-clock seconds in this process.
+    pub seconds: f64,
+    /// Final evaluation on (valid, test).
+    pub valid: Evaluation,
+    /// Final evaluation on test.
+    pub test: Evaluation,
+}
+
+/// One run's state.
+pub struct Session<'d, M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const Y: usize> {
+    config: TrainConfig,
+    data: &'d Dataset,
+    out: Output,
+    model: Box<M>,
+    grad: Box<M>,
+    adam: Box<Adam<M>>,
+    scratch: Box<M::Scratch<B>>,
+    estimator: AnyEstimator<M, X, H, B>,
+    tracker: VarianceTracker<M>,
+    feed: Feed<'d, X, Y>,
+    step: u64,
+    history: Vec<EpochRow>,
+    epoch: EpochSums,
+    progress: Vec<EpochRow>,
+    window: EpochSums,
+    timing: Vec<TimingRow>,
+    last: rebar_core::Diagnostics,
+}
+
+impl<'d, M, const X: usize, const H: usize, const Y: usize> Session<'d, M, X, H, Y>
+where
+    M: Sbn<H, Input = [f32; X], Target = [f32; Y]> + Sync,
+{
+    /// A new run: the model initialised from the seed, the data means set from the training
+    /// split; or the folder's checkpoint if `out.resume`.
+    pub fn new(
+        config: TrainConfig,
+        data: &'d Dataset,
+        estimator: AnyEstimator<M, X, H, B>,
+        out: Output,
+    ) -> Result<Self, TrainError> {
+        let mut model: Box<M> = bytemuck::zeroed_box();
+        model.init(&mut stream_rng(config.seed, Stream::Init, 0));
+        let mean = data.train_mean();
+        let (mut input_mean, mut target_mean) = ([0.0f32; X], [0.0f32; Y]);
+        super::feed::split_row(&mean, &mut input_mean, &mut target_mean);
+        model.set_data_mean(&input_mean, &target_mean);
+        let feed = Feed::new(&data.train, config.batch, config.seed);
+        let mut session = Session {
+            config,
+            data,
+            out,
+            model,
+            grad: bytemuck::zeroed_box(),
+            adam: bytemuck::zeroed_box(),
+            scratch: bytemuck::zeroed_box(),
+            estimator,
+            tracker: VarianceTracker::new(),
+            feed,
+            step: 0,
+            history: Vec::new(),
+            epoch: EpochSums::default(),
+            progress: Vec::new(),
+            window: EpochSums::default(),
+            timing: Vec::new(),
+            last: Default::default(),
+        };
+        if session.out.resume {
+            session.restore()?;
+        }
+        Ok(session)
+    }
+
+    fn checkpoint_path(&self) -> PathBuf {
+        self.out.dir.join(files::CHECKPOINT)
+    }
+
+    /// Walks every piece of persistent state in a fixed order (shared by save and restore).
+    fn visit(&mut self, v: &mut dyn rebar_core::state::StateVisitor) {
+        self.model.visit_state(v);
+        self.adam.visit_state("adam", v);
+        self.estimator.visit_state(v);
+        visit_tensors(&mut *self.tracker.first, "variance_ema", v);
+        visit_tensors(&mut *self.tracker.second, "variance_ema", v);
+    }
+
+    fn save(&mut self) -> Result<(), TrainError> {
+        let header = Header {
+            config: self.config.clone(),
+            step: self.step,
+            history: self.history.clone(),
+            epoch: self.epoch.clone(),
+            progress: self.progress.clone(),
+            window: self.window.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        let path = self.checkpoint_path();
+        checkpoint::write(&path, &header, |w| self.visit(w))
+    }
+
+    fn restore(&mut self) -> Result<(), TrainError> {
+        let path = self.checkpoint_path();
+        let (header, mut reader) = checkpoint::read(&path)?;
+        let (mut saved, mut wanted) = (header.config.clone(), self.config.clone());
+        // A resumed run may extend its step budget; everything else must be the same run.
+        saved.steps = 0;
+        wanted.steps = 0;
+        if saved != wanted {
+            return Err(TrainError::Checkpoint {
+                file: path,
+                problem: format!("it belongs to a different run: {:?}, not {:?}", header.config, self.config),
+            });
+        }
+        self.visit(&mut reader);
+        reader.finish()?;
+        self.step = header.step;
+        self.history = header.history;
+        self.epoch = header.epoch;
+        self.progress = header.progress;
+        self.window = header.window;
+        Ok(())
+    }
+
+    fn write_metrics(&self, history: &[EpochRow], progress: &[EpochRow]) -> Result<(), TrainError> {
+        write_csv(&self.out.dir.join(files::METRICS), history)?;
+        write_csv(&self.out.dir.join(files::PROGRESS), progress)?;
+        write_csv(&self.out.dir.join(files::TIMING), &self.timing)
+    }
+
+    /// Steps per progress window: about 200 windows over the run, at most an epoch.
+    fn window_size(&self) -> u64 {
+        (self.config.steps / 200).clamp(1, self.feed.steps_per_epoch())
+    }
+
+    /// The row of the epoch that ends now (its sums are reset).
+    fn close_epoch(&mut self, epoch: u64, valid: Option<f64>, test: Option<f64>) -> EpochRow {
+        let e = std::mem::take(&mut self.epoch);
+        self.row(epoch, &e, valid, test)
+    }
+
+    /// A metrics row from sums over steps ending now.
+    fn row(&self, epoch: u64, e: &EpochSums, valid: Option<f64>, test: Option<f64>) -> EpochRow {
+        let d = &self.last;
+        EpochRow {
+            epoch,
+            step: self.step,
+            train_elbo: e.elbo / e.steps.max(1) as f64,
+            log_variance: (e.variance / e.steps.max(1) as f64).ln(),
+            temperature: d.temperature.map(f64::from),
+            eta_mean: d.eta_mean.map(f64::from),
+            valid_iwae: valid,
+            test_iwae: test,
+        }
+    }
+
+    fn evaluate(&self, split: &crate::data::Split, stream: u64) -> Evaluation {
+        let c = &self.config;
+        evaluate::<M, X, H, Y, B>(&self.model, split, c.iwae_samples, c.eval_examples, c.seed, stream, self.out.threads)
+    }
+
+    /// Trains until `config.steps` (stopping cleanly if `stop` is raised), then evaluates.
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<Outcome, TrainError> {
+        std::fs::create_dir_all(&self.out.dir).map_err(|source| TrainError::Io { file: self.out.dir.clone(), source })?;
+        let per_epoch = self.feed.steps_per_epoch();
+        let total = self.config.steps;
+        let lr = self.config.learning_rate;
+        let start = Instant::now();
+        let first_step = self.step;
+        let (mut train_seconds, mut epoch_start, mut epoch_first_step) = (0.0f64, Instant::now(), self.step);
+        let bar = progress_bar(total, self.step, self.out.progress);
+        self.write_metrics(&self.history, &self.progress)?;
+
+        while self.step < total {
+            if stop.load(Ordering::Relaxed) {
+                self.save()?;
+                bar.abandon();
+                return Err(TrainError::Interrupted { step: self.step, dir: self.out.dir.clone() });
+            }
+            let (n, epoch) = self.feed.load(self.step);
+            self.model.load_batch(&self.feed.inputs[..n], &self.feed.targets[..n], &mut self.scratch);
+            let mut rng = stream_rng(self.config.seed, Stream::Noise, self.step);
+            let d = self.estimator.estimate(&self.model, &mut self.scratch, &mut rng, &mut self.grad);
+            if !d.elbo.is_finite() || !self.grad.all_finite() {
+                let what = if d.elbo.is_finite() { "gradient" } else { "ELBO" };
+                return Err(TrainError::NonFinite {
+                    step: self.step,
+                    estimator: self.config.estimator.name(),
+                    what: what.into(),
+                });
+            }
+            let variance = self.tracker.update(&self.grad);
+            self.adam.step(&mut self.model, &self.grad, lr, AdamConfig::REBAR);
+            self.estimator.update_control_variates(10.0 * lr);
+            self.step += 1;
+            self.epoch.steps += 1;
+            self.epoch.elbo += d.elbo as f64;
+            self.epoch.variance += variance;
+            self.window.steps += 1;
+            self.window.elbo += d.elbo as f64;
+            self.window.variance += variance;
+            self.last = d;
+            if self.step % self.window_size() == 0 {
+                let w = std::mem::take(&mut self.window);
+                let row = self.row(epoch + 1, &w, None, None);
+                self.progress.push(row);
+            }
+
+            if self.step % 64 == 0 || self.step == total {
+                bar.set_position(self.step);
+                bar.set_message(progress_message(&d, variance));
+                if self.step % 1024 == 0 && !self.model.all_finite() {
+                    return Err(TrainError::NonFinite {
+                        step: self.step,
+                        estimator: self.config.estimator.name(),
+                        what: "model parameters".into(),
+                    });
+                }
+            }
+            if self.step % per_epoch == 0 {
+                let seconds = epoch_start.elapsed().as_secs_f64();
+                train_seconds += seconds;
+                let epoch_number = epoch + 1;
+                let eval_now = self.config.eval_every > 0 && epoch_number % self.config.eval_every == 0 && self.step < total;
+                let (valid, test) = if eval_now {
+                    bar.set_message(format!("evaluating IWAE-{} ...", self.config.iwae_samples));
+                    (Some(self.evaluate(&self.data.valid, 1).iwae), Some(self.evaluate(&self.data.test, 2).iwae))
+                } else {
+                    (None, None)
+                };
+                let row = self.close_epoch(epoch_number, valid, test);
+                self.history.push(row);
+                self.timing.push(TimingRow {
+                    epoch: epoch_number,
+                    steps_per_second: (self.step - epoch_first_step) as f64 / seconds.max(1e-9),
+                    seconds: start.elapsed().as_secs_f64(),
+                });
+                self.write_metrics(&self.history, &self.progress)?;
+                epoch_start = Instant::now();
+                epoch_first_step = self.step;
+            }
+            if self.out.checkpoint_every > 0 && self.step % self.out.checkpoint_every == 0 {
+                self.save()?;
+            }
+        }
+        // The checkpoint keeps an unfinished epoch open, so that a longer run resumed from it
+        // closes that epoch where an uninterrupted run would.
+        self.save()?;
+        let (mut history, mut progress) = (self.history.clone(), self.progress.clone());
+        if self.window.steps > 0 {
+            progress.push(self.row(self.step.div_ceil(per_epoch), &self.window, None, None));
+        }
+        if self.epoch.steps > 0 {
+            let seconds = epoch_start.elapsed().as_secs_f64();
+            train_seconds += seconds;
+            let epoch_number = self.step.div_ceil(per_epoch);
+            let open = self.epoch.clone();
+            let row = self.close_epoch(epoch_number, None, None);
+            self.epoch = open;
+            history.push(row);
+            self.timing.push(TimingRow {
+                epoch: epoch_number,
+                steps_per_second: (self.step - epoch_first_step) as f64 / seconds.max(1e-9),
+                seconds: start.elapsed().as_secs_f64(),
+            });
+        }
+        bar.set_message(format!("evaluating valid and test (IWAE-{}) ...", self.config.iwae_samples));
+        let (valid, test) = (self.evaluate(&self.data.valid, 1), self.evaluate(&self.data.test, 2));
+        for rows in [&mut history, &mut progress] {
+            if let Some(last) = rows.last_mut() {
+                last.valid_iwae = Some(valid.iwae);
+                last.test_iwae = Some(test.iwae);
+            }
+        }
+        self.write_metrics(&history, &progress)?;
+        bar.finish_and_clear();
+        Ok(Outcome {
+            history,
+            progress,
+            steps: self.step,
+            steps_per_epoch: per_epoch,
+            steps_per_second: (self.step - first_step) as f64 / train_seconds.max(1e-9),
+            seconds: start.elapsed().as_secs_f64(),
+            valid,
+            test,
+        })
+    }
+
+    /// The trained model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+}
+
+fn progress_bar(total: u64, at: u64, show: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        Some(total),
+        if show { ProgressDrawTarget::stderr_with_hz(4) } else { ProgressDrawTarget::hidden() },
+    );
+    let style = ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta}  {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_position(at);
+    bar
+}
+
+fn progress_message(d: &rebar_core::Diagnostics, variance: f64) -> String {
+    let mut m = format!("ELBO {:.2}  log var {:.2}", d.elbo, variance.ln());
+    if let Some(t) = d.temperature {
+        m += &format!("  λ {t:.3}");
+    }
+    if let Some(e) = d.eta_mean {
+        m += &format!("  η {e:.3}");
+    }
+    m
+}
+
+/// Writes rows as CSV (header from the record's fields), replacing the file.
+pub fn write_csv<T: serde::Serialize>(path: &Path, rows: &[T]) -> Result<(), TrainError> {
+    let io = |e: csv::Error| TrainError::Io { file: path.to_path_buf(), source: std::io::Error::other(e) };
+    let mut w = csv::Writer::from_path(path).map_err(io)?;
+    for r in rows {
+        w.serialize(r).map_err(io)?;
+    }
+    w.flush().map_err(|source| TrainError::Io { file: path.to_path_buf(), source })
+}
