@@ -61,7 +61,15 @@ impl WithModel for Eval<'_> {
             SplitKind::Test => &self.data.test,
         };
         let threads = self.args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        evaluate::<M, X, H, Y, BATCH_CAPACITY>(model, split, self.args.samples, self.args.examples, self.args.seed, 9, threads)
+        evaluate::<M, X, H, Y, BATCH_CAPACITY>(
+            model,
+            split,
+            self.args.samples,
+            self.args.examples,
+            self.args.seed,
+            9,
+            threads,
+        )
     }
 }
 

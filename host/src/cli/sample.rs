@@ -122,7 +122,11 @@ pub fn run(args: &SampleArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(samples) = samples {
         let path = dir.join("samples.png");
         rebar_host::plot::image_grid(&samples, IMAGE_SIDE, args.columns.max(1), &path)?;
-        println!("wrote {} ({} digits sampled from the model: p(x | b), b from the prior)", path.display(), samples.len());
+        println!(
+            "wrote {} ({} digits sampled from the model: p(x | b), b from the prior)",
+            path.display(),
+            samples.len()
+        );
     } else {
         println!("structured prediction has no prior to sample from: only reconstructions are drawn");
     }

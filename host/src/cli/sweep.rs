@@ -68,7 +68,12 @@ fn jobs(a: &SweepArgs) -> Vec<Job> {
             for &estimator in &a.estimators {
                 for &lr in &a.lrs {
                     for seed in 0..a.seeds {
-                        let dir = a.out.join(format!("{}-{}-{}-lr{lr:e}-seed{seed}", task.name(), model.name(), estimator.name()));
+                        let dir = a.out.join(format!(
+                            "{}-{}-{}-lr{lr:e}-seed{seed}",
+                            task.name(),
+                            model.name(),
+                            estimator.name()
+                        ));
                         let args = vec![
                             "train".into(),
                             "--task".into(),
@@ -105,7 +110,11 @@ fn jobs(a: &SweepArgs) -> Vec<Job> {
 }
 
 fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=+:".contains(c)) { s.to_string() } else { format!("'{}'", s.replace('\'', "'\\''")) }
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=+:".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 fn write_plan(a: &SweepArgs, jobs: &[Job]) -> std::io::Result<()> {
@@ -114,7 +123,10 @@ fn write_plan(a: &SweepArgs, jobs: &[Job]) -> std::io::Result<()> {
         .iter()
         .map(|j| {
             // Resumable on a cluster too: --resume when the run folder already has a checkpoint.
-            let cmd = std::iter::once("rebar".to_string()).chain(j.args.iter().map(|s| shell_quote(s))).collect::<Vec<_>>().join(" ");
+            let cmd = std::iter::once("rebar".to_string())
+                .chain(j.args.iter().map(|s| shell_quote(s)))
+                .collect::<Vec<_>>()
+                .join(" ");
             let ckpt = j.dir.join(files::CHECKPOINT);
             format!(
                 "test -e {} || if test -e {}; then {cmd} --resume; else {cmd}; fi",
@@ -173,7 +185,10 @@ pub fn run(a: &SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
     let skipped = all.iter().filter(|j| done(&j.dir)).count();
     let mut queue: VecDeque<Job> = all.into_iter().filter(|j| !done(&j.dir)).collect();
     let total = queue.len();
-    println!("rebar sweep: {total} runs to do ({skipped} already finished), {parallel} at a time, in {}", a.out.display());
+    println!(
+        "rebar sweep: {total} runs to do ({skipped} already finished), {parallel} at a time, in {}",
+        a.out.display()
+    );
     let (mut running, mut finished, mut failed) = (Vec::<(Job, Child)>::new(), 0usize, Vec::new());
     while !queue.is_empty() || !running.is_empty() {
         while running.len() < parallel {
@@ -199,5 +214,9 @@ pub fn run(a: &SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!("then: rebar report {}", a.out.display());
-    if failed.is_empty() { Ok(()) } else { Err(format!("{} runs failed; rerun the sweep to resume them", failed.len()).into()) }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} runs failed; rerun the sweep to resume them", failed.len()).into())
+    }
 }

@@ -145,7 +145,11 @@ pub fn load_data(data: &Option<PathBuf>, binarize: BinarizeKind) -> Result<Datas
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     format!("{cpu}, {threads} threads")
@@ -207,7 +211,8 @@ pub fn run(args: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let summary = summary(&config, &outcome, args);
     std::fs::write(dir.join(files::SUMMARY), serde_json::to_string_pretty(&summary)?)?;
     let curves = dir.join(files::CURVES);
-    let title = format!("{} {} · {} · seed {}", config.task.name(), config.model.name(), config.estimator.name(), config.seed);
+    let title =
+        format!("{} {} · {} · seed {}", config.task.name(), config.model.name(), config.estimator.name(), config.seed);
     rebar_host::plot::training_curves(&outcome.progress, &title, &curves)?;
     print_summary(&summary, &outcome, &dir);
     Ok(())
@@ -266,7 +271,10 @@ fn print_summary(s: &Summary, o: &Outcome, dir: &std::path::Path) {
         o.seconds,
         o.steps_per_second
     );
-    println!("  training ELBO (last epoch mean)   {:>9.2} nats   (higher is better; best epoch {:.2})", f.train_elbo, f.best_train_elbo);
+    println!(
+        "  training ELBO (last epoch mean)   {:>9.2} nats   (higher is better; best epoch {:.2})",
+        f.train_elbo, f.best_train_elbo
+    );
     println!(
         "  validation ELBO / IWAE-{k:<3}        {:>9.2} / {:.2}",
         f.valid_elbo.unwrap_or(f64::NAN),

@@ -4,8 +4,8 @@
 
 use rand_core::Rng;
 use rebar_core::estimator::{
-    Arm, Concrete, Cost, DisArm, Estimator, MuProp, Nvil, Rebar, RebarConfig, RebarConfigError, Reinforce, Relax,
-    Rloo, SimpleMuProp, Temperature, TildeNoise,
+    Arm, Concrete, Cost, DisArm, Estimator, MuProp, Nvil, Rebar, RebarConfig, RebarConfigError, Reinforce, Relax, Rloo,
+    SimpleMuProp, Temperature, TildeNoise,
 };
 use rebar_core::state::StateVisitor;
 use rebar_core::{Diagnostics, Sbn};
@@ -60,7 +60,11 @@ impl Default for EstimatorOptions {
 impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize> AnyEstimator<M, X, H, B> {
     /// A freshly initialised estimator of `kind`; baselines and networks are initialised from
     /// `rng`.
-    pub fn new<R: Rng + ?Sized>(kind: EstimatorKind, options: EstimatorOptions, rng: &mut R) -> Result<Self, RebarConfigError> {
+    pub fn new<R: Rng + ?Sized>(
+        kind: EstimatorKind,
+        options: EstimatorOptions,
+        rng: &mut R,
+    ) -> Result<Self, RebarConfigError> {
         let temperature = options.temperature.or(kind.default_temperature()).unwrap_or(0.5);
         let rebar_config = |learned: bool| RebarConfig {
             temperature: if learned { Temperature::Learned(temperature) } else { Temperature::Fixed(temperature) },
@@ -85,9 +89,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
                 e.init(rng);
                 Self::MuProp(e)
             }
-            EstimatorKind::Concrete => {
-                Self::Concrete(Concrete { temperature, plain: options.plain_relaxation })
-            }
+            EstimatorKind::Concrete => Self::Concrete(Concrete { temperature, plain: options.plain_relaxation }),
             EstimatorKind::Rebar | EstimatorKind::RebarFixed => {
                 let mut e: Box<Rebar<M, X, H, B>> = bytemuck::zeroed_box();
                 e.init(rebar_config(kind == EstimatorKind::Rebar), rng)?;

@@ -161,7 +161,8 @@ impl StateReader {
             return Err(TrainError::Checkpoint { file: self.file, problem });
         }
         if self.at != self.bytes.len() {
-            let problem = format!("{} bytes of state were not used (a different configuration?)", self.bytes.len() - self.at);
+            let problem =
+                format!("{} bytes of state were not used (a different configuration?)", self.bytes.len() - self.at);
             return Err(TrainError::Checkpoint { file: self.file, problem });
         }
         Ok(())
@@ -197,7 +198,8 @@ pub fn write(path: &Path, header: &Header, state: impl FnOnce(&mut StateWriter))
     let io = |source| TrainError::Io { file: path.to_path_buf(), source };
     let mut w = StateWriter::default();
     state(&mut w);
-    let json = serde_json::to_vec(header).map_err(|e| TrainError::Checkpoint { file: path.into(), problem: e.to_string() })?;
+    let json =
+        serde_json::to_vec(header).map_err(|e| TrainError::Checkpoint { file: path.into(), problem: e.to_string() })?;
     let mut bytes = Vec::with_capacity(json.len() + w.bytes.len() + 64);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());

@@ -52,7 +52,10 @@ pub fn compare(c: &CompareConfig, data: &Dataset, stop: &AtomicBool) -> Result<V
         return Err(TrainError::Config(format!("--batch must be between 1 and {B}")));
     }
     if !c.estimators.contains(&c.follow) {
-        return Err(TrainError::Config(format!("the followed estimator {} is not among those compared", c.follow.name())));
+        return Err(TrainError::Config(format!(
+            "the followed estimator {} is not among those compared",
+            c.follow.name()
+        )));
     }
     match (c.model, c.task) {
         (ModelKind::Linear1, TaskKind::Gen) => run::<Linear1, PIXELS, LATENT, PIXELS>(c, data, stop),
@@ -99,7 +102,9 @@ where
     let options = EstimatorOptions { temperature: c.temperature, ..Default::default() };
     let mut estimators = Vec::new();
     for &kind in &c.estimators {
-        estimators.push(AnyEstimator::<M, X, H, B>::new(kind, options, &mut rng).map_err(|e| TrainError::Config(e.to_string()))?);
+        estimators.push(
+            AnyEstimator::<M, X, H, B>::new(kind, options, &mut rng).map_err(|e| TrainError::Config(e.to_string()))?,
+        );
     }
     let follow = c.estimators.iter().position(|&e| e == c.follow).unwrap_or(0);
     let mut grads: Vec<Box<M>> = (0..k).map(|_| bytemuck::zeroed_box()).collect();
@@ -117,7 +122,9 @@ where
         Some(c.steps),
         if c.progress { ProgressDrawTarget::stderr_with_hz(4) } else { ProgressDrawTarget::hidden() },
     );
-    if let Ok(style) = ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     for step in 0..c.steps {
@@ -188,7 +195,7 @@ where
             e.update_control_variates(10.0 * c.learning_rate);
         }
         in_window += 1;
-        if (step + 1) % window == 0 || step + 1 == c.steps {
+        if (step + 1).is_multiple_of(window) || step + 1 == c.steps {
             for e in 0..k {
                 for scope in 0..scopes {
                     let (v, b) = sums[e * scopes + scope];
@@ -207,7 +214,7 @@ where
             elbo_sum = 0.0;
             in_window = 0;
         }
-        if step % 16 == 0 {
+        if step.is_multiple_of(16) {
             bar.set_position(step);
         }
     }

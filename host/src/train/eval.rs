@@ -3,8 +3,8 @@
 //! with the examples spread over threads in fixed chunks so the numbers do not depend on the
 //! thread count.
 
-use rebar_core::estimator::draw_noise;
 use rebar_core::Sbn;
+use rebar_core::estimator::draw_noise;
 
 use super::feed::{Stream, split_row, stream_rng};
 use crate::data::{IMAGE_PIXELS, Split};

@@ -43,7 +43,11 @@ fn mix(mut z: u64) -> u64 {
 /// Splits a full image into a model's input and target rows: the whole image twice for
 /// generative models (X = Y = 784), top and bottom halves for structured prediction
 /// (X + Y = 784).
-pub fn split_row<const X: usize, const Y: usize>(full: &[f32; IMAGE_PIXELS], input: &mut [f32; X], target: &mut [f32; Y]) {
+pub fn split_row<const X: usize, const Y: usize>(
+    full: &[f32; IMAGE_PIXELS],
+    input: &mut [f32; X],
+    target: &mut [f32; Y],
+) {
     if X + Y == IMAGE_PIXELS {
         input.copy_from_slice(&full[..X]);
         target.copy_from_slice(&full[X..]);

@@ -13,8 +13,8 @@ pub mod variance;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use rebar_core::model::{HALF, LATENT, Linear1, Linear1Sp, Linear2, Linear2Sp, Nonlinear, NonlinearSp, PIXELS};
 use rebar_core::Sbn;
+use rebar_core::model::{HALF, LATENT, Linear1, Linear1Sp, Linear2, Linear2Sp, Nonlinear, NonlinearSp, PIXELS};
 
 pub use any::{AnyEstimator, EstimatorOptions};
 pub use config::{BinarizeKind, EstimatorKind, ModelKind, TaskKind, TildeKind, TrainConfig};
@@ -46,7 +46,9 @@ pub enum TrainError {
         problem: String,
     },
     /// A step produced NaN or infinity.
-    #[error("step {step}: the {estimator} estimator produced a non-finite {what}; stopped (the last checkpoint is intact)")]
+    #[error(
+        "step {step}: the {estimator} estimator produced a non-finite {what}; stopped (the last checkpoint is intact)"
+    )]
     NonFinite {
         /// The 0-based step.
         step: u64,
@@ -76,7 +78,9 @@ pub fn train(config: &TrainConfig, data: &Dataset, out: &Output, stop: &AtomicBo
     match (config.model, config.task) {
         (ModelKind::Linear1, TaskKind::Gen) => with_model::<Linear1, PIXELS, LATENT, PIXELS>(config, data, out, stop),
         (ModelKind::Linear2, TaskKind::Gen) => with_model::<Linear2, PIXELS, LATENT, PIXELS>(config, data, out, stop),
-        (ModelKind::Nonlinear, TaskKind::Gen) => with_model::<Nonlinear, PIXELS, LATENT, PIXELS>(config, data, out, stop),
+        (ModelKind::Nonlinear, TaskKind::Gen) => {
+            with_model::<Nonlinear, PIXELS, LATENT, PIXELS>(config, data, out, stop)
+        }
         (ModelKind::Linear1, TaskKind::Sp) => with_model::<Linear1Sp, HALF, LATENT, HALF>(config, data, out, stop),
         (ModelKind::Linear2, TaskKind::Sp) => with_model::<Linear2Sp, HALF, LATENT, HALF>(config, data, out, stop),
         (ModelKind::Nonlinear, TaskKind::Sp) => with_model::<NonlinearSp, HALF, LATENT, HALF>(config, data, out, stop),
@@ -110,7 +114,11 @@ pub trait WithModel {
     /// The result.
     type Output;
     /// Runs on the restored model.
-    fn run<M, const X: usize, const H: usize, const Y: usize>(self, header: &checkpoint::Header, model: &M) -> Self::Output
+    fn run<M, const X: usize, const H: usize, const Y: usize>(
+        self,
+        header: &checkpoint::Header,
+        model: &M,
+    ) -> Self::Output
     where
         M: Sbn<H, Input = [f32; X], Target = [f32; Y]> + Sync;
 }

@@ -210,7 +210,8 @@ where
 
     /// Trains until `config.steps` (stopping cleanly if `stop` is raised), then evaluates.
     pub fn run(&mut self, stop: &AtomicBool) -> Result<Outcome, TrainError> {
-        std::fs::create_dir_all(&self.out.dir).map_err(|source| TrainError::Io { file: self.out.dir.clone(), source })?;
+        std::fs::create_dir_all(&self.out.dir)
+            .map_err(|source| TrainError::Io { file: self.out.dir.clone(), source })?;
         let per_epoch = self.feed.steps_per_epoch();
         let total = self.config.steps;
         let lr = self.config.learning_rate;
@@ -249,16 +250,16 @@ where
             self.window.elbo += d.elbo as f64;
             self.window.variance += variance;
             self.last = d;
-            if self.step % self.window_size() == 0 {
+            if self.step.is_multiple_of(self.window_size()) {
                 let w = std::mem::take(&mut self.window);
                 let row = self.row(epoch + 1, &w, None, None);
                 self.progress.push(row);
             }
 
-            if self.step % 64 == 0 || self.step == total {
+            if self.step.is_multiple_of(64) || self.step == total {
                 bar.set_position(self.step);
                 bar.set_message(progress_message(&d, variance));
-                if self.step % 1024 == 0 && !self.model.all_finite() {
+                if self.step.is_multiple_of(1024) && !self.model.all_finite() {
                     return Err(TrainError::NonFinite {
                         step: self.step,
                         estimator: self.config.estimator.name(),
@@ -266,11 +267,13 @@ where
                     });
                 }
             }
-            if self.step % per_epoch == 0 {
+            if self.step.is_multiple_of(per_epoch) {
                 let seconds = epoch_start.elapsed().as_secs_f64();
                 train_seconds += seconds;
                 let epoch_number = epoch + 1;
-                let eval_now = self.config.eval_every > 0 && epoch_number % self.config.eval_every == 0 && self.step < total;
+                let eval_now = self.config.eval_every > 0
+                    && epoch_number.is_multiple_of(self.config.eval_every)
+                    && self.step < total;
                 let (valid, test) = if eval_now {
                     bar.set_message(format!("evaluating IWAE-{} ...", self.config.iwae_samples));
                     (Some(self.evaluate(&self.data.valid, 1).iwae), Some(self.evaluate(&self.data.test, 2).iwae))
@@ -288,7 +291,7 @@ where
                 epoch_start = Instant::now();
                 epoch_first_step = self.step;
             }
-            if self.out.checkpoint_every > 0 && self.step % self.out.checkpoint_every == 0 {
+            if self.out.checkpoint_every > 0 && self.step.is_multiple_of(self.out.checkpoint_every) {
                 self.save()?;
             }
         }
@@ -346,9 +349,10 @@ fn progress_bar(total: u64, at: u64, show: bool) -> ProgressBar {
         Some(total),
         if show { ProgressDrawTarget::stderr_with_hz(4) } else { ProgressDrawTarget::hidden() },
     );
-    let style = ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta}  {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
     bar.set_style(style);
     bar.set_position(at);
     bar
