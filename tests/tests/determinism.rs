@@ -4,7 +4,7 @@
 use rebar_core::model::{Generative, TwoLayer};
 use rebar_core::net::Dense;
 use rebar_core::{Adam, AdamConfig, Sbn, Tensors};
-use rebar_tests::estimators::AnyEstimator;
+
 use rebar_tests::{binary_row, boxed, rng, small_model};
 
 type Model = TwoLayer<10, 4, 10, Dense<10, 4>, Dense<4, 4>, Dense<4, 4>, Dense<4, 10>, Generative>;
@@ -15,7 +15,8 @@ fn run(label: &str, seed: u64) -> Vec<u32> {
     let mut r = rng(1);
     let inputs: Vec<[f32; 10]> = (0..B).map(|_| binary_row(&mut r)).collect();
     let mut model = small_model::<Model, 4>(2, &inputs, &inputs);
-    let (_, mut estimator) = AnyEstimator::<Model, 10, 4, B>::all(3).into_iter().find(|(l, _)| *l == label).unwrap();
+    let (_, mut estimator) =
+        rebar_tests::estimators::all::<Model, 10, 4, B>(3).into_iter().find(|(l, _)| *l == label).unwrap();
     let mut s = boxed::<<Model as Sbn<4>>::Scratch<B>>();
     let mut grad = boxed::<Model>();
     let mut adam = boxed::<Adam<Model>>();
@@ -36,7 +37,7 @@ fn run(label: &str, seed: u64) -> Vec<u32> {
 
 #[test]
 fn same_seed_same_bits_for_every_estimator() {
-    for (label, _) in AnyEstimator::<Model, 10, 4, B>::all(0) {
+    for (label, _) in rebar_tests::estimators::all::<Model, 10, 4, B>(0) {
         let (a, b) = (run(label, 7), run(label, 7));
         assert_eq!(a, b, "{label}: two runs with the same seed differ");
         assert_ne!(a, run(label, 8), "{label}: a different seed gave the same bits");

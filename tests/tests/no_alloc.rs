@@ -9,7 +9,7 @@ use std::cell::Cell;
 use rebar_core::model::{Generative, Linear1, OneLayer, TwoLayer};
 use rebar_core::net::{Dense, Mlp2};
 use rebar_core::{Adam, AdamConfig, Relaxation, Sbn};
-use rebar_tests::estimators::AnyEstimator;
+
 use rebar_tests::{binary_row, boxed, rng, small_model};
 
 struct Counting;
@@ -53,7 +53,7 @@ fn audit<M: Sbn<H, Input = [f32; X], Target = [f32; X]>, const X: usize, const H
     let mut s = boxed::<M::Scratch<B>>();
     let mut grad = boxed::<M>();
     let mut adam = boxed::<Adam<M>>();
-    let mut estimators = AnyEstimator::<M, X, H, B>::all(3);
+    let mut estimators = rebar_tests::estimators::all::<M, X, H, B>(3);
 
     let n = allocations_during(|| {
         model.load_batch(&inputs, &inputs, &mut s);
