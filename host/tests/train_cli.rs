@@ -72,9 +72,13 @@ fn a_run_writes_its_folder_and_the_same_seed_gives_the_same_metrics() {
     assert_eq!(metrics(&a), metrics(&b), "same seed, same build, different metrics.csv");
     let s: Summary = serde_json::from_slice(&std::fs::read(a.join("summary.json")).unwrap()).unwrap();
     assert_eq!((s.steps_completed, s.estimator.as_str(), s.model.as_str()), (50, "nvil", "linear2"));
-    assert!(s.final_metrics.valid_iwae.unwrap() >= s.final_metrics.valid_elbo.unwrap() - 1e-6, "IWAE bound below the ELBO");
+    assert!(
+        s.final_metrics.valid_iwae.unwrap() >= s.final_metrics.valid_elbo.unwrap() - 1e-6,
+        "IWAE bound below the ELBO"
+    );
     // 21 steps per epoch: two full epochs and a partial third.
-    let rows: Vec<EpochRow> = csv::Reader::from_path(a.join("metrics.csv")).unwrap().deserialize().map(Result::unwrap).collect();
+    let rows: Vec<EpochRow> =
+        csv::Reader::from_path(a.join("metrics.csv")).unwrap().deserialize().map(Result::unwrap).collect();
     assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [21, 42, 50]);
     assert!(rows.iter().all(|r| r.train_elbo < 0.0 && r.log_variance.is_finite()));
 }
@@ -82,7 +86,18 @@ fn a_run_writes_its_folder_and_the_same_seed_gives_the_same_metrics() {
 #[test]
 fn the_default_run_trains_on_the_built_in_data() {
     let d = tmp("builtin");
-    let o = rebar(&["train", "--steps", "30", "--out", d.to_str().unwrap(), "--quiet", "--eval-examples", "24", "--iwae-samples", "2"]);
+    let o = rebar(&[
+        "train",
+        "--steps",
+        "30",
+        "--out",
+        d.to_str().unwrap(),
+        "--quiet",
+        "--eval-examples",
+        "24",
+        "--iwae-samples",
+        "2",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
     assert!(t.contains("Trained gen linear1 with rebar for 30 steps") && t.contains("temperature λ"), "{t}");
@@ -105,7 +120,8 @@ fn resuming_continues_bit_identically_after_a_stop_and_after_sigkill() {
     assert_eq!(metrics(&whole), metrics(&stopped), "resumed after a stop: metrics differ");
 
     // A run killed (SIGKILL, no chance to clean up) after it wrote a checkpoint.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rebar")).args(args(killed.to_str().unwrap(), "130", &extra)).spawn().unwrap();
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_rebar")).args(args(killed.to_str().unwrap(), "130", &extra)).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     while !killed.join("checkpoint.rbck").exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
