@@ -1,7 +1,7 @@
 //! The input-dependent baseline c(x) of NVIL, MuProp and REBAR: (x − x̄) → 100 tanh → 1, with
 //! the official initialisation (rebar-reference.md §5), its own gradient and its own Adam.
 
-use crate::net::{Mlp1, Net};
+use crate::net::{BinaryRows, Mlp1, Net};
 use crate::optim::{Adam, AdamConfig};
 use crate::tensors::Tensors;
 use bytemuck::Zeroable;
@@ -37,10 +37,11 @@ impl<const X: usize, const B: usize> Baseline<X, B> {
         self.adam.reset();
     }
 
-    /// c(x_r) for every row of the (centred) inputs; returns the values.
-    pub fn forward(&mut self, x: &[[f32; X]]) -> &[f32] {
+    /// c(x_r) for every row of the (centred) inputs, whose binary form `binary` may be given
+    /// (see [`crate::net::BinaryRows`]); returns the values.
+    pub fn forward(&mut self, x: &[[f32; X]], binary: Option<BinaryRows<'_>>) -> &[f32] {
         let n = x.len().min(B);
-        self.net.forward::<B>(&x[..n], &mut self.out[..n], &mut self.hidden);
+        self.net.forward_binary::<B>(&x[..n], binary, &mut self.out[..n], &mut self.hidden);
         for (v, o) in self.values.iter_mut().zip(&self.out[..n]) {
             *v = o[0];
         }
@@ -53,13 +54,14 @@ impl<const X: usize, const B: usize> Baseline<X, B> {
     }
 
     /// `grad += Σ_r dc[r]·∇c(x_r)` for the inputs of the last forward.
-    pub fn backward(&mut self, x: &[[f32; X]], dc: &[f32]) {
+    pub fn backward(&mut self, x: &[[f32; X]], binary: Option<BinaryRows<'_>>, dc: &[f32]) {
         let n = x.len().min(dc.len()).min(B);
         for (d, &v) in self.d_out.iter_mut().zip(&dc[..n]) {
             d[0] = v;
         }
-        self.net.backward::<B>(
+        self.net.backward_binary::<B>(
             &x[..n],
+            binary,
             &self.out[..n],
             &self.hidden,
             &self.d_out[..n],

@@ -81,7 +81,7 @@ where
 
         for i in 0..M::LAYERS {
             let (s0, s1) = (self.scales.eta(2 * i), self.scales.eta(2 * i + 1));
-            self.baselines[i].forward(M::centered_inputs(s));
+            self.baselines[i].forward(M::centered_inputs(s), model.binary_inputs(s));
             let c = *self.baselines[i].values();
             let (mut dc, mut d_s0, mut d_s1) = ([0.0f32; B], 0.0f32, 0.0f32);
             let layer = M::layer_mut(s, i);
@@ -101,7 +101,7 @@ where
                 d_s1 += -2.0 * signal * taylor * inv_n;
             }
             model.encoder_backward(s, i, grad);
-            self.baselines[i].backward(M::centered_inputs(s), &dc[..n]);
+            self.baselines[i].backward(M::centered_inputs(s), model.binary_inputs(s), &dc[..n]);
             self.scales.add_eta_gradient(2 * i, d_s0);
             self.scales.add_eta_gradient(2 * i + 1, d_s1);
         }

@@ -49,7 +49,7 @@ where
         draw_noise::<M, H, B, R>(s, rng);
         model.hard_forward(s, 0);
         let f = M::rows(s).elbo;
-        self.baseline.forward(M::centered_inputs(s));
+        self.baseline.forward(M::centered_inputs(s), model.binary_inputs(s));
         let c = *self.baseline.values();
         let inv_n = 1.0 / n as f32;
         let (mut w, mut dc) = ([0.0f32; B], [0.0f32; B]);
@@ -64,7 +64,7 @@ where
             set_score_dlogits::<M, H, B>(s, l, &w[..n]);
             model.encoder_backward(s, l, grad);
         }
-        self.baseline.backward(M::centered_inputs(s), &dc[..n]);
+        self.baseline.backward(M::centered_inputs(s), model.binary_inputs(s), &dc[..n]);
         Diagnostics { elbo: f[..n].iter().sum::<f32>() * inv_n, ..Default::default() }
     }
 

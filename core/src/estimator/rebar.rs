@@ -221,7 +221,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         draw_noise::<M, H, B, R>(s, rng);
         model.hard_forward(s, 0);
         let f = M::rows(s).elbo;
-        self.baseline.forward(M::centered_inputs(s));
+        self.baseline.forward(M::centered_inputs(s), model.binary_inputs(s));
         let c = *self.baseline.values();
 
         // A: the NVIL part.
@@ -283,7 +283,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
                     dc[r] += two_over_n_params * inv_n * dot;
                 }
             }
-            self.baseline.backward(M::centered_inputs(s), &dc[..n]);
+            self.baseline.backward(M::centered_inputs(s), model.binary_inputs(s), &dc[..n]);
             // ∂V/∂τ = (2/N)(1/n)·Σ_k Σ_i ⟨J_{k,i}(η ⊙ g), ∂B^logits_{k,i}/∂τ⟩.
             if self.learn_temperature {
                 let mut d_tau = 0.0f64;

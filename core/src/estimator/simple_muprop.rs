@@ -55,7 +55,7 @@ where
         model.relaxed_forward(s, 0, Relaxation::Mean);
         let rows = M::rows(s);
         let (f, f_mu) = (rows.elbo, rows.relaxed_elbo);
-        self.baseline.forward(M::centered_inputs(s));
+        self.baseline.forward(M::centered_inputs(s), model.binary_inputs(s));
         let c = *self.baseline.values();
         let scale = self.scale.eta(0);
         let inv_n = 1.0 / n as f32;
@@ -72,7 +72,7 @@ where
             set_score_dlogits::<M, H, B>(s, l, &w[..n]);
             model.encoder_backward(s, l, grad);
         }
-        self.baseline.backward(M::centered_inputs(s), &dc[..n]);
+        self.baseline.backward(M::centered_inputs(s), model.binary_inputs(s), &dc[..n]);
         self.scale.add_eta_gradient(0, d_scale);
         Diagnostics { elbo: f[..n].iter().sum::<f32>() * inv_n, eta_mean: Some(scale), ..Default::default() }
     }

@@ -12,13 +12,56 @@
 //! # Panics
 //! The kernels index with the dimensions they are given: `w` must hold `n_in · n_out` values.
 //! The typed layers ([`crate::Dense`]) guarantee this by construction.
+//!
+//! # Binary inputs
+//! The data and the latent samples are 0/1. For such inputs `y += x·W` is the sum of the
+//! weight rows of the active (one-valued) inputs and `dW += xᵀ·dy` adds `dy[r]` to those rows
+//! only. [`active_indices`] turns 0/1 rows into per-row lists of active inputs (into buffers
+//! the caller owns), and [`simd::matmul_acc_binary`] / [`simd::outer_acc_binary`] (with
+//! references in [`scalar`]) use them. Their cost is proportional to the number of active
+//! inputs, the dense kernels' to all of them, but the dense kernels reuse each weight load
+//! across a block of rows and run at a larger fraction of the peak. With AVX-512 the binary path
+//! pays off for the data (≈ 13% ones: 1.6–2.5× faster forward, 1.1–1.4× faster weight
+//! gradient) but not for the latent samples (≈ 50% ones: 2–3× slower); in the portable build it
+//! wins for both. The measured crossovers (batch 24, the workspace's benchmark `kernels`) are in the
+//! [`simd`] module documentation.
 
 pub mod scalar;
 pub mod simd;
 
+/// Lists the active (one-valued) inputs of each row of a binary batch.
+///
+/// `x` is `rows × n_in` (row-major) with every value 0 or 1. For each row `r`, the indices `i`
+/// with `x[r][i] == 1` are written in increasing order to `idx[r·n_in..r·n_in + counts[r]]` (the
+/// rest of the row's slot is unspecified) and their number to `counts[r]`. Rows are
+/// `min(x.len() / n_in, counts.len(), idx.len() / n_in)`.
+///
+/// Returns the total number of active inputs, or `None` if some value is neither 0 nor 1 (then
+/// `idx` and `counts` are unspecified and the dense kernels must be used).
+///
+/// # Panics
+/// If `n_in > u16::MAX` (indices and counts are `u16`).
+pub fn active_indices(x: &[f32], n_in: usize, idx: &mut [u16], counts: &mut [u16]) -> Option<usize> {
+    assert!(n_in <= usize::from(u16::MAX), "active_indices: n_in = {n_in} does not fit u16 indices");
+    if n_in == 0 {
+        counts.fill(0);
+        return Some(0);
+    }
+    let mut total = 0;
+    let mut binary = true;
+    for ((xr, ir), cnt) in x.chunks_exact(n_in).zip(idx.chunks_exact_mut(n_in)).zip(counts.iter_mut()) {
+        let (k, ok) = simd::active_row(xr, ir);
+        binary &= ok;
+        *cnt = k as u16;
+        total += k;
+    }
+    binary.then_some(total)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
+    use std::vec;
     use std::vec::Vec;
 
     fn fill(len: usize, seed: u64) -> Vec<f32> {
@@ -33,8 +76,9 @@ mod tests {
             .collect()
     }
 
-    const DIMS: [usize; 7] = [1, 3, 8, 9, 16, 17, 33];
-    const ROWS: [usize; 6] = [0, 1, 3, 4, 5, 9];
+    /// Ragged sizes around every vector and tile width (4, 8, 16, 48) and the paper's 100.
+    const DIMS: [usize; 15] = [1, 2, 3, 4, 5, 8, 9, 12, 16, 17, 20, 33, 49, 61, 100];
+    const ROWS: [usize; 10] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
     /// Summation order differs (and FMA may fuse): allow a few ulp of Σ|terms|.
     const REL: f32 = 4e-6;
 
@@ -49,6 +93,33 @@ mod tests {
         v.iter().map(|x| x.abs()).collect()
     }
 
+    /// Every SIMD dense kernel against the scalar reference on one shape.
+    fn check_dense(n_in: usize, n_out: usize, rows: usize, seed: u64) {
+        let x = fill(rows * n_in, seed);
+        let w = fill(n_in * n_out, seed + 100);
+        let y0 = fill(rows * n_out, seed + 200);
+        let (ax, aw) = (abs_of(&x), abs_of(&w));
+
+        let (mut ys, mut yv, mut scale) = (y0.clone(), y0.clone(), abs_of(&y0));
+        super::scalar::matmul_acc(&x, &w, &mut ys, n_in, n_out);
+        super::simd::matmul_acc(&x, &w, &mut yv, n_in, n_out);
+        super::scalar::matmul_acc(&ax, &aw, &mut scale, n_in, n_out);
+        close(&ys, &yv, &scale);
+
+        let dx0 = fill(rows * n_in, seed + 300);
+        let (mut ds, mut dv, mut scale) = (dx0.clone(), dx0.clone(), abs_of(&dx0));
+        super::scalar::matmul_t_acc(&y0, &w, &mut ds, n_in, n_out);
+        super::simd::matmul_t_acc(&y0, &w, &mut dv, n_in, n_out);
+        super::scalar::matmul_t_acc(&abs_of(&y0), &aw, &mut scale, n_in, n_out);
+        close(&ds, &dv, &scale);
+
+        let (mut gs, mut gv, mut scale) = (w.clone(), w.clone(), aw.clone());
+        super::scalar::outer_acc(&x, &y0, &mut gs, n_in, n_out);
+        super::simd::outer_acc(&x, &y0, &mut gv, n_in, n_out);
+        super::scalar::outer_acc(&ax, &abs_of(&y0), &mut scale, n_in, n_out);
+        close(&gs, &gv, &scale);
+    }
+
     #[test]
     fn simd_matches_scalar_for_all_shapes_including_ragged_ones() {
         let mut seed = 1;
@@ -56,32 +127,104 @@ mod tests {
             for &n_out in &DIMS {
                 for &rows in &ROWS {
                     seed += 1;
-                    let x = fill(rows * n_in, seed);
-                    let w = fill(n_in * n_out, seed + 100);
-                    let y0 = fill(rows * n_out, seed + 200);
-                    let (ax, aw) = (abs_of(&x), abs_of(&w));
-
-                    let (mut ys, mut yv, mut scale) = (y0.clone(), y0.clone(), abs_of(&y0));
-                    super::scalar::matmul_acc(&x, &w, &mut ys, n_in, n_out);
-                    super::simd::matmul_acc(&x, &w, &mut yv, n_in, n_out);
-                    super::scalar::matmul_acc(&ax, &aw, &mut scale, n_in, n_out);
-                    close(&ys, &yv, &scale);
-
-                    let dx0 = fill(rows * n_in, seed + 300);
-                    let (mut ds, mut dv, mut scale) = (dx0.clone(), dx0.clone(), abs_of(&dx0));
-                    super::scalar::matmul_t_acc(&y0, &w, &mut ds, n_in, n_out);
-                    super::simd::matmul_t_acc(&y0, &w, &mut dv, n_in, n_out);
-                    super::scalar::matmul_t_acc(&abs_of(&y0), &aw, &mut scale, n_in, n_out);
-                    close(&ds, &dv, &scale);
-
-                    let (mut gs, mut gv, mut scale) = (w.clone(), w.clone(), aw.clone());
-                    super::scalar::outer_acc(&x, &y0, &mut gs, n_in, n_out);
-                    super::simd::outer_acc(&x, &y0, &mut gv, n_in, n_out);
-                    super::scalar::outer_acc(&ax, &abs_of(&y0), &mut scale, n_in, n_out);
-                    close(&gs, &gv, &scale);
+                    check_dense(n_in, n_out, rows, seed);
                 }
             }
         }
+    }
+
+    #[test]
+    fn simd_matches_scalar_at_the_papers_shapes() {
+        for (k, &(n_in, n_out)) in
+            [(784, 200), (200, 784), (200, 200), (784, 100), (100, 1), (1, 100)].iter().enumerate()
+        {
+            for rows in [1, 24, 27] {
+                check_dense(n_in, n_out, rows, 7000 + k as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn kernels_ignore_extra_elements_and_leave_the_rest_untouched() {
+        // Two rows of work; the buffers hold more than that and must keep their tails.
+        let (n_in, n_out) = (5, 20);
+        let x = fill(2 * n_in + 3, 1);
+        let w = fill(n_in * n_out + 7, 2);
+        let mut y = fill(2 * n_out + 1, 3);
+        let tail = y[2 * n_out];
+        super::simd::matmul_acc(&x, &w, &mut y, n_in, n_out);
+        assert_eq!(y[2 * n_out], tail);
+        let mut dx = fill(2 * n_in + 1, 4);
+        let tail = dx[2 * n_in];
+        super::simd::matmul_t_acc(&y[..2 * n_out], &w, &mut dx, n_in, n_out);
+        assert_eq!(dx[2 * n_in], tail);
+        let mut dw = fill(n_in * n_out + 5, 5);
+        let tail = dw[n_in * n_out..].to_vec();
+        super::simd::outer_acc(&x[..2 * n_in], &y[..2 * n_out], &mut dw, n_in, n_out);
+        assert_eq!(&dw[n_in * n_out..], &tail[..]);
+    }
+
+    /// 0/1 values with the given probability of a one.
+    fn binary(len: usize, density: f32, seed: u64) -> Vec<f32> {
+        fill(len, seed).into_iter().map(|v| f32::from(v * 0.25 + 0.5 < density)).collect()
+    }
+
+    fn check_binary(n_in: usize, n_out: usize, rows: usize, density: f32, seed: u64) {
+        let x = binary(rows * n_in, density, seed);
+        let w = fill(n_in * n_out, seed + 100);
+        let y0 = fill(rows * n_out, seed + 200);
+        let (mut idx, mut counts) = (vec![0u16; rows * n_in], vec![0u16; rows]);
+        let total = super::active_indices(&x, n_in, &mut idx, &mut counts).unwrap();
+        assert_eq!(total, x.iter().filter(|&&v| v == 1.0).count());
+        for r in 0..rows {
+            let act = &idx[r * n_in..r * n_in + usize::from(counts[r])];
+            let expect: Vec<u16> = (0..n_in as u16).filter(|&i| x[r * n_in + usize::from(i)] == 1.0).collect();
+            assert_eq!(act, &expect[..]);
+        }
+        let aw = abs_of(&w);
+
+        let (mut yd, mut yb, mut ys, mut scale) = (y0.clone(), y0.clone(), y0.clone(), abs_of(&y0));
+        super::simd::matmul_acc(&x, &w, &mut yd, n_in, n_out);
+        super::simd::matmul_acc_binary(&idx, &counts, &w, &mut yb, n_in, n_out);
+        super::scalar::matmul_acc_binary(&idx, &counts, &w, &mut ys, n_in, n_out);
+        super::scalar::matmul_acc(&x, &aw, &mut scale, n_in, n_out);
+        close(&yd, &yb, &scale);
+        close(&yd, &ys, &scale);
+
+        let (mut gd, mut gb, mut gs, mut scale) = (w.clone(), w.clone(), w.clone(), aw.clone());
+        super::simd::outer_acc(&x, &y0, &mut gd, n_in, n_out);
+        super::simd::outer_acc_binary(&idx, &counts, &y0, &mut gb, n_in, n_out);
+        super::scalar::outer_acc_binary(&idx, &counts, &y0, &mut gs, n_in, n_out);
+        super::scalar::outer_acc(&x, &abs_of(&y0), &mut scale, n_in, n_out);
+        close(&gd, &gb, &scale);
+        close(&gd, &gs, &scale);
+    }
+
+    #[test]
+    fn binary_kernels_match_the_dense_ones_on_random_binary_inputs() {
+        let mut seed = 1;
+        for &n_in in &DIMS {
+            for &n_out in &DIMS {
+                for &rows in &ROWS {
+                    for density in [0.0, 0.13, 0.5, 1.0] {
+                        seed += 1;
+                        check_binary(n_in, n_out, rows, density, seed);
+                    }
+                }
+            }
+        }
+        check_binary(784, 200, 24, 0.13, 9001);
+        check_binary(200, 784, 24, 0.5, 9002);
+    }
+
+    #[test]
+    fn active_indices_rejects_non_binary_values() {
+        let (mut idx, mut counts) = ([0u16; 6], [0u16; 2]);
+        assert_eq!(super::active_indices(&[0.0, 1.0, 1.0, 1.0, 0.0, 0.0], 3, &mut idx, &mut counts), Some(3));
+        assert_eq!(counts, [2, 1]);
+        assert_eq!((&idx[..2], idx[3]), (&[1, 2][..], 0));
+        assert_eq!(super::active_indices(&[0.0, 1.0, 0.5, 1.0, 0.0, 0.0], 3, &mut idx, &mut counts), None);
+        assert_eq!(super::active_indices(&[0.0, 1.0, 0.0, 1.0, f32::NAN, 0.0], 3, &mut idx, &mut counts), None);
     }
 
     #[test]

@@ -35,3 +35,28 @@ pub fn outer_acc(x: &[f32], dy: &[f32], dw: &mut [f32], n_in: usize, n_out: usiz
         }
     }
 }
+
+/// y += x · W for binary `x` given as active indices (see [`super::simd::matmul_acc_binary`]
+/// for the layout): `y[r] += Σ_{j < counts[r]} W[idx[r·n_in + j]]`.
+pub fn matmul_acc_binary(idx: &[u16], counts: &[u16], w: &[f32], y: &mut [f32], n_in: usize, n_out: usize) {
+    for (r, (&cnt, yr)) in counts.iter().zip(y.chunks_exact_mut(n_out)).enumerate() {
+        for &i in &idx[r * n_in..r * n_in + usize::from(cnt)] {
+            let wi = &w[usize::from(i) * n_out..][..n_out];
+            for (yo, &wio) in yr.iter_mut().zip(wi) {
+                *yo += wio;
+            }
+        }
+    }
+}
+
+/// dW += xᵀ · dy for binary `x` given as active indices (see
+/// [`super::simd::matmul_acc_binary`] for the layout): `dW[i] += Σ_{r : i active in r} dy[r]`.
+pub fn outer_acc_binary(idx: &[u16], counts: &[u16], dy: &[f32], dw: &mut [f32], n_in: usize, n_out: usize) {
+    for (r, (&cnt, dyr)) in counts.iter().zip(dy.chunks_exact(n_out)).enumerate() {
+        for &i in &idx[r * n_in..r * n_in + usize::from(cnt)] {
+            for (d, &g) in dw[usize::from(i) * n_out..][..n_out].iter_mut().zip(dyr) {
+                *d += g;
+            }
+        }
+    }
+}

@@ -136,3 +136,42 @@ impl<const H: usize, const B: usize> LayerScratch<H, B> {
         }
     }
 }
+
+/// The density of ones above which the binary kernels lose to the dense ones (measured by
+/// `cargo bench -p rebar-bench --bench kernels`): with AVX-512 FMA the dense kernels are so fast
+/// that only sparse inputs (MNIST's ~13% of ones) gain; with SSE2 the binary kernels win up to
+/// about half ones.
+pub const BINARY_MAX_DENSITY: f32 = if cfg!(target_feature = "avx512f") { 0.15 } else { 0.45 };
+
+/// The ones of a binary batch (`N` values per row), for the binary forms of the maps
+/// ([`crate::net::BinaryRows`]).
+#[derive(Zeroable)]
+#[repr(C)]
+pub struct BinaryBatch<const N: usize, const B: usize> {
+    idx: [[u16; N]; B],
+    counts: [u16; B],
+    valid: bool,
+}
+
+impl<const N: usize, const B: usize> BinaryBatch<N, B> {
+    /// Indexes the first `n` rows of `x`. [`BinaryBatch::rows`] then gives `None` (the dense
+    /// kernels run) if some value is not 0 or 1, or if more than [`BINARY_MAX_DENSITY`] of the
+    /// values are ones, where summing rows stops paying off.
+    pub(crate) fn set(&mut self, x: &[[f32; N]], n: usize) {
+        let n = n.min(B).min(x.len());
+        let ones =
+            crate::linalg::active_indices(x[..n].as_flattened(), N, self.idx.as_flattened_mut(), &mut self.counts[..n]);
+        self.valid = ones.is_some_and(|k| (k as f32) <= BINARY_MAX_DENSITY * (n * N) as f32);
+    }
+
+    /// The first `n` rows as `scale·(b − center)`.
+    pub(crate) fn rows<'a>(&'a self, n: usize, center: &'a [f32; N], scale: f32) -> Option<crate::net::BinaryRows<'a>> {
+        let n = n.min(B);
+        self.valid.then(|| crate::net::BinaryRows {
+            idx: self.idx[..n].as_flattened(),
+            counts: &self.counts[..n],
+            center,
+            scale,
+        })
+    }
+}

@@ -28,7 +28,7 @@ mod one_layer;
 mod paper;
 mod two_layer;
 
-pub use layer::{LayerScratch, RowScratch};
+pub use layer::{BINARY_MAX_DENSITY, BinaryBatch, LayerScratch, RowScratch};
 pub use one_layer::{OneLayer, OneLayerScratch};
 pub use paper::*;
 pub use two_layer::{TwoLayer, TwoLayerScratch};
@@ -160,6 +160,10 @@ pub trait Sbn<const H: usize>: Tensors + Zeroable {
 
     /// The centred inputs x − x̄ of the loaded batch (the input of the estimators' baselines).
     fn centered_inputs<const B: usize>(s: &Self::Scratch<B>) -> &[Self::Input];
+
+    /// The loaded batch as `1·(x − x̄)` with binary x, if it is binary (for the baselines' first
+    /// layer).
+    fn binary_inputs<'a, const B: usize>(&'a self, s: &'a Self::Scratch<B>) -> Option<crate::net::BinaryRows<'a>>;
 
     /// Hard pass: b_l = 1[a_l + ε_l > 0] for each layer, with ε_l the layer's `noise`, or its
     /// `noise_alt` when bit `l` of `alt` is set. Fills the layers' `logits`, `prob`, `sample`,

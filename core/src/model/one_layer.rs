@@ -9,7 +9,7 @@ use super::bernoulli::{
     log_prob_rows, log_prob_rows_shared, mean_output, output_adjoint, output_adjoint_tangent, output_log_lik_rows,
     plus_minus_one, sample_hard,
 };
-use super::{LayerScratch, Relaxation, RowScratch, Sbn, Task};
+use super::{BinaryBatch, LayerScratch, Relaxation, RowScratch, Sbn, Task};
 use crate::math::scalar::sigmoid;
 use crate::net::Net;
 use crate::tensors::{Tensors, impl_tensors_for_fields};
@@ -75,6 +75,9 @@ pub struct OneLayerScratch<const X: usize, const H: usize, const Y: usize, E: Ne
     r_dec_out_bar_dot: [[f32; Y]; B],
     r_dec_in_bar_dot: [[f32; H]; B],
     r_log_q: [f32; B],
+    x_bin: BinaryBatch<X, B>,
+    b_bin: BinaryBatch<H, B>,
+    half: [f32; H],
 }
 
 impl<const X: usize, const H: usize, const Y: usize, E, G, T> Sbn<H> for OneLayer<X, H, Y, E, G, T>
@@ -135,6 +138,8 @@ where
         }
         s.target[..n].copy_from_slice(&targets[..n]);
         s.rows.n = n;
+        s.x_bin.set(inputs, n);
+        s.half = [0.5; H];
         n
     }
 
@@ -142,10 +147,15 @@ where
         &s.enc_in[..s.rows.n]
     }
 
+    fn binary_inputs<'a, const B: usize>(&'a self, s: &'a Self::Scratch<B>) -> Option<crate::net::BinaryRows<'a>> {
+        s.x_bin.rows(s.rows.n, &self.input_mean, 1.0)
+    }
+
     fn hard_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32) {
         let n = s.rows.n;
         let l = &mut s.layer;
-        self.enc.forward::<B>(&s.enc_in[..n], &mut l.logits[..n], &mut s.enc_h);
+        let x_bin = s.x_bin.rows(n, &self.input_mean, 1.0);
+        self.enc.forward_binary::<B>(&s.enc_in[..n], x_bin, &mut l.logits[..n], &mut s.enc_h);
         let noise = if alt & 1 != 0 { &l.noise_alt } else { &l.noise };
         sample_hard(
             l.logits[..n].as_flattened(),
@@ -156,7 +166,9 @@ where
         log_prob_rows(l.sample[..n].as_flattened(), l.logits[..n].as_flattened(), H, &mut l.log_q[..n]);
 
         plus_minus_one(l.sample[..n].as_flattened(), s.dec_in.as_flattened_mut());
-        self.dec.forward::<B>(&s.dec_in[..n], &mut s.dec_out[..n], &mut s.dec_h);
+        s.b_bin.set(&l.sample, n);
+        let b_bin = s.b_bin.rows(n, &s.half, 2.0);
+        self.dec.forward_binary::<B>(&s.dec_in[..n], b_bin, &mut s.dec_out[..n], &mut s.dec_h);
         let rows = &mut s.rows;
         output_log_lik_rows(
             s.target[..n].as_flattened(),
@@ -181,8 +193,9 @@ where
         for r in 0..n {
             output_adjoint(&s.target[r], &s.dec_out[r], &self.output_bias, weights[r], &mut s.dec_out_bar[r]);
         }
-        self.dec.backward::<B>(
+        self.dec.backward_binary::<B>(
             &s.dec_in[..n],
+            s.b_bin.rows(n, &s.half, 2.0),
             &s.dec_out[..n],
             &s.dec_h,
             &s.dec_out_bar[..n],
@@ -203,8 +216,9 @@ where
     fn encoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, _: usize, grad: &mut Self) {
         let n = s.rows.n;
         let l = &s.layer;
-        self.enc.backward::<B>(
+        self.enc.backward_binary::<B>(
             &s.enc_in[..n],
+            s.x_bin.rows(n, &self.input_mean, 1.0),
             &l.logits[..n],
             &s.enc_h,
             &l.dlogits[..n],
@@ -226,8 +240,9 @@ where
         out[..n].fill([0.0; H]);
         let scales = &scales[..E::COUNT.min(scales.len())];
         let l = &s.layer;
-        self.enc.tangent::<B>(
+        self.enc.tangent_binary::<B>(
             &s.enc_in[..n],
+            s.x_bin.rows(n, &self.input_mean, 1.0),
             &l.logits[..n],
             &s.enc_h,
             None,
@@ -329,8 +344,9 @@ where
                     }
                 }
             }
-            self.enc.backward::<B>(
+            self.enc.backward_binary::<B>(
                 &s.enc_in[..n],
+                s.x_bin.rows(n, &self.input_mean, 1.0),
                 &l.logits[..n],
                 &s.enc_h,
                 &l.r_logits_bar[..n],

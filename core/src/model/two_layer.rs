@@ -15,7 +15,7 @@ use super::bernoulli::{
     log_prob_rows, log_prob_rows_shared, mean_output, output_adjoint, output_adjoint_tangent, output_log_lik_rows,
     plus_minus_one, sample_hard,
 };
-use super::{LayerScratch, Relaxation, RowScratch, Sbn, Task};
+use super::{BinaryBatch, LayerScratch, Relaxation, RowScratch, Sbn, Task};
 use crate::math::scalar::sigmoid;
 use crate::net::Net;
 use crate::tensors::{Tensors, impl_tensors_for_fields};
@@ -120,6 +120,10 @@ pub struct TwoLayerScratch<
     r_d0_h_dot: G0::Hidden<B>,
     r_d0_adj_dot: G0::Hidden<B>,
     tmp: [f32; B],
+    x_bin: BinaryBatch<X, B>,
+    b0_bin: BinaryBatch<H, B>,
+    b1_bin: BinaryBatch<H, B>,
+    half: [f32; H],
 }
 
 impl<const X: usize, const H: usize, const Y: usize, E0, E1, G1, G0, T> Sbn<H> for TwoLayer<X, H, Y, E0, E1, G1, G0, T>
@@ -184,6 +188,8 @@ where
         }
         s.target[..n].copy_from_slice(&targets[..n]);
         s.rows.n = n;
+        s.x_bin.set(inputs, n);
+        s.half = [0.5; H];
         n
     }
 
@@ -191,11 +197,20 @@ where
         &s.enc_in[..s.rows.n]
     }
 
+    fn binary_inputs<'a, const B: usize>(&'a self, s: &'a Self::Scratch<B>) -> Option<crate::net::BinaryRows<'a>> {
+        s.x_bin.rows(s.rows.n, &self.input_mean, 1.0)
+    }
+
     fn hard_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32) {
         let n = s.rows.n;
         // Layer 0.
         let l0 = &mut s.l0;
-        self.enc0.forward::<B>(&s.enc_in[..n], &mut l0.logits[..n], &mut s.enc0_h);
+        self.enc0.forward_binary::<B>(
+            &s.enc_in[..n],
+            s.x_bin.rows(n, &self.input_mean, 1.0),
+            &mut l0.logits[..n],
+            &mut s.enc0_h,
+        );
         let noise = if alt & 1 != 0 { &l0.noise_alt } else { &l0.noise };
         sample_hard(
             l0.logits[..n].as_flattened(),
@@ -205,9 +220,10 @@ where
         );
         log_prob_rows(l0.sample[..n].as_flattened(), l0.logits[..n].as_flattened(), H, &mut l0.log_q[..n]);
         plus_minus_one(l0.sample[..n].as_flattened(), s.in1.as_flattened_mut());
+        s.b0_bin.set(&l0.sample, n);
         // Layer 1.
         let l1 = &mut s.l1;
-        self.enc1.forward::<B>(&s.in1[..n], &mut l1.logits[..n], &mut s.enc1_h);
+        self.enc1.forward_binary::<B>(&s.in1[..n], s.b0_bin.rows(n, &s.half, 2.0), &mut l1.logits[..n], &mut s.enc1_h);
         let noise = if alt & 2 != 0 { &l1.noise_alt } else { &l1.noise };
         sample_hard(
             l1.logits[..n].as_flattened(),
@@ -217,10 +233,12 @@ where
         );
         log_prob_rows(l1.sample[..n].as_flattened(), l1.logits[..n].as_flattened(), H, &mut l1.log_q[..n]);
         plus_minus_one(l1.sample[..n].as_flattened(), s.top_in.as_flattened_mut());
+        s.b1_bin.set(&l1.sample, n);
+        let (b0_bin, b1_bin) = (s.b0_bin.rows(n, &s.half, 2.0), s.b1_bin.rows(n, &s.half, 2.0));
         // Generative path.
         let rows = &mut s.rows;
         if T::STRUCTURED {
-            self.dec0.forward::<B>(&s.top_in[..n], &mut s.d0_out[..n], &mut s.d0_h);
+            self.dec0.forward_binary::<B>(&s.top_in[..n], b1_bin, &mut s.d0_out[..n], &mut s.d0_h);
             output_log_lik_rows(
                 s.target[..n].as_flattened(),
                 s.d0_out[..n].as_flattened(),
@@ -229,14 +247,14 @@ where
             );
             rows.elbo[..n].copy_from_slice(&rows.log_p[..n]);
         } else {
-            self.dec0.forward::<B>(&s.in1[..n], &mut s.d0_out[..n], &mut s.d0_h);
+            self.dec0.forward_binary::<B>(&s.in1[..n], b0_bin, &mut s.d0_out[..n], &mut s.d0_h);
             output_log_lik_rows(
                 s.target[..n].as_flattened(),
                 s.d0_out[..n].as_flattened(),
                 &self.output_bias,
                 &mut rows.log_p[..n],
             );
-            self.dec1.forward::<B>(&s.top_in[..n], &mut s.d1_out[..n], &mut s.d1_h);
+            self.dec1.forward_binary::<B>(&s.top_in[..n], b1_bin, &mut s.d1_out[..n], &mut s.d1_h);
             log_prob_rows(l0.sample[..n].as_flattened(), s.d1_out[..n].as_flattened(), H, &mut s.tmp[..n]);
             for r in 0..n {
                 rows.log_p[r] += s.tmp[r];
@@ -255,8 +273,9 @@ where
             output_adjoint(&s.target[r], &s.d0_out[r], &self.output_bias, weights[r], &mut s.d0_out_bar[r]);
         }
         if T::STRUCTURED {
-            self.dec0.backward::<B>(
+            self.dec0.backward_binary::<B>(
                 &s.top_in[..n],
+                s.b1_bin.rows(n, &s.half, 2.0),
                 &s.d0_out[..n],
                 &s.d0_h,
                 &s.d0_out_bar[..n],
@@ -266,8 +285,9 @@ where
             );
             return;
         }
-        self.dec0.backward::<B>(
+        self.dec0.backward_binary::<B>(
             &s.in1[..n],
+            s.b0_bin.rows(n, &s.half, 2.0),
             &s.d0_out[..n],
             &s.d0_h,
             &s.d0_out_bar[..n],
@@ -281,8 +301,9 @@ where
                 s.d1_out_bar[r][j] = weights[r] * (s.l0.sample[r][j] - sigmoid(s.d1_out[r][j]));
             }
         }
-        self.dec1.backward::<B>(
+        self.dec1.backward_binary::<B>(
             &s.top_in[..n],
+            s.b1_bin.rows(n, &s.half, 2.0),
             &s.d1_out[..n],
             &s.d1_h,
             &s.d1_out_bar[..n],
@@ -301,8 +322,9 @@ where
         let n = s.rows.n;
         if l == 0 {
             let l0 = &s.l0;
-            self.enc0.backward::<B>(
+            self.enc0.backward_binary::<B>(
                 &s.enc_in[..n],
+                s.x_bin.rows(n, &self.input_mean, 1.0),
                 &l0.logits[..n],
                 &s.enc0_h,
                 &l0.dlogits[..n],
@@ -312,8 +334,9 @@ where
             );
         } else {
             let l1 = &s.l1;
-            self.enc1.backward::<B>(
+            self.enc1.backward_binary::<B>(
                 &s.in1[..n],
+                s.b0_bin.rows(n, &s.half, 2.0),
                 &l1.logits[..n],
                 &s.enc1_h,
                 &l1.dlogits[..n],
@@ -337,8 +360,9 @@ where
         let k0 = E0::COUNT.min(scales.len());
         let k1 = (E0::COUNT + E1::COUNT).min(scales.len());
         if l == 0 {
-            self.enc0.tangent::<B>(
+            self.enc0.tangent_binary::<B>(
                 &s.enc_in[..n],
+                s.x_bin.rows(n, &self.input_mean, 1.0),
                 &s.l0.logits[..n],
                 &s.enc0_h,
                 None,
@@ -347,8 +371,9 @@ where
                 &mut s.enc0_h_dot,
             );
         } else {
-            self.enc1.tangent::<B>(
+            self.enc1.tangent_binary::<B>(
                 &s.in1[..n],
+                s.b0_bin.rows(n, &s.half, 2.0),
                 &s.l1.logits[..n],
                 &s.enc1_h,
                 None,
@@ -540,8 +565,9 @@ where
         } else {
             // Layer 0 is hard: only its log q term depends on the parameters, through a₀.
             if let Some(g) = grad.as_deref_mut() {
-                self.enc1.backward::<B>(
+                self.enc1.backward_binary::<B>(
                     &s.in1[..n],
+                    s.b0_bin.rows(n, &s.half, 2.0),
                     &l1.logits[..n],
                     &s.enc1_h,
                     &l1.r_logits_bar[..n],
@@ -558,8 +584,9 @@ where
             }
         }
         if let Some(g) = grad {
-            self.enc0.backward::<B>(
+            self.enc0.backward_binary::<B>(
                 &s.enc_in[..n],
+                s.x_bin.rows(n, &self.input_mean, 1.0),
                 &l0.logits[..n],
                 &s.enc0_h,
                 &l0.r_logits_bar[..n],

@@ -1,6 +1,6 @@
 //! Composition of two maps: `Then<MID, F, S>` runs `F: IN → MID`, then `S: MID → OUT`.
 
-use super::{Net, rows};
+use super::{BinaryRows, Net, rows};
 use crate::tensors::Tensors;
 use bytemuck::Zeroable;
 use rand_core::Rng;
@@ -121,6 +121,91 @@ where
         let (d_first, d_second) = split_dir(dir);
         h_dot.mid[..n].fill([0.0; MID]);
         self.first.tangent::<B>(&x[..n], &h.mid[..n], &h.first, x_dot, d_first, &mut h_dot.mid[..n], &mut h_dot.first);
+        self.second.tangent::<B>(
+            &h.mid[..n],
+            &y[..n],
+            &h.second,
+            Some(&h_dot.mid[..n]),
+            d_second,
+            &mut y_dot[..n],
+            &mut h_dot.second,
+        );
+    }
+
+    fn forward_binary<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &mut [[f32; OUT]],
+        h: &mut Self::Hidden<B>,
+    ) {
+        let n = rows(&[x.len(), y.len(), B]);
+        self.first.forward_binary::<B>(&x[..n], binary, &mut h.mid[..n], &mut h.first);
+        self.second.forward::<B>(&h.mid[..n], &mut y[..n], &mut h.second);
+    }
+
+    fn backward_binary<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &[[f32; OUT]],
+        h: &Self::Hidden<B>,
+        dy: &[[f32; OUT]],
+        dx: Option<&mut [[f32; IN]]>,
+        grad: Option<&mut Self>,
+        adj: &mut Self::Hidden<B>,
+    ) {
+        let n = rows(&[x.len(), y.len(), dy.len(), B]);
+        let (g_first, g_second) = match grad {
+            Some(g) => (Some(&mut g.first), Some(&mut g.second)),
+            None => (None, None),
+        };
+        adj.mid[..n].fill([0.0; MID]);
+        self.second.backward::<B>(
+            &h.mid[..n],
+            &y[..n],
+            &h.second,
+            &dy[..n],
+            Some(&mut adj.mid[..n]),
+            g_second,
+            &mut adj.second,
+        );
+        self.first.backward_binary::<B>(
+            &x[..n],
+            binary,
+            &h.mid[..n],
+            &h.first,
+            &adj.mid[..n],
+            dx,
+            g_first,
+            &mut adj.first,
+        );
+    }
+
+    fn tangent_binary<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &[[f32; OUT]],
+        h: &Self::Hidden<B>,
+        x_dot: Option<&[[f32; IN]]>,
+        dir: Option<(&Self, &[f32])>,
+        y_dot: &mut [[f32; OUT]],
+        h_dot: &mut Self::Hidden<B>,
+    ) {
+        let n = rows(&[x.len(), y.len(), y_dot.len(), B]);
+        let (d_first, d_second) = split_dir(dir);
+        h_dot.mid[..n].fill([0.0; MID]);
+        self.first.tangent_binary::<B>(
+            &x[..n],
+            binary,
+            &h.mid[..n],
+            &h.first,
+            x_dot,
+            d_first,
+            &mut h_dot.mid[..n],
+            &mut h_dot.first,
+        );
         self.second.tangent::<B>(
             &h.mid[..n],
             &y[..n],

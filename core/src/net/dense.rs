@@ -1,6 +1,6 @@
 //! The affine layer y = x·W + b.
 
-use super::{Net, rows};
+use super::{BinaryRows, Net, rows};
 use crate::linalg::simd as k;
 use crate::random::init_weights;
 use crate::tensors::impl_tensors_for_fields;
@@ -67,17 +67,61 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
         }
         if let Some((d, scales)) = dir {
             let (s_w, s_b) = (scales.first().copied().unwrap_or(1.0), scales.get(1).copied().unwrap_or(1.0));
-            // x·(s_w·dW) = s_w·(x·dW): scale the rows' inputs rather than the weights.
-            for (xr, yr) in x[..n].iter().zip(y_dot.iter_mut()) {
-                let mut xs = [0.0f32; IN];
-                for (a, &b) in xs.iter_mut().zip(xr) {
-                    *a = s_w * b;
+            // y_dot += s_w·(x·dW), folded as y_dot = s_w·(y_dot/s_w + x·dW) to use the batch kernel.
+            if s_w != 0.0 {
+                let flat = y_dot.as_flattened_mut();
+                if s_w != 1.0 {
+                    flat.iter_mut().for_each(|v| *v /= s_w);
                 }
-                k::matmul_acc(&xs, d.w.as_flattened(), yr, IN, OUT);
+                k::matmul_acc(x[..n].as_flattened(), d.w.as_flattened(), flat, IN, OUT);
+                if s_w != 1.0 {
+                    flat.iter_mut().for_each(|v| *v *= s_w);
+                }
+            }
+            for yr in y_dot.iter_mut() {
                 for (y, &b) in yr.iter_mut().zip(&d.b) {
                     *y += s_b * b;
                 }
             }
+        }
+    }
+}
+
+/// out_r += f·s·(Σ_{i: b_ri = 1} W[i] − c·W) for the rows of `bin` = s·(b − c): the product of
+/// binary-structured inputs with the weights `w`, by summing selected rows.
+fn binary_product_acc<const IN: usize, const OUT: usize>(
+    w: &[[f32; OUT]; IN],
+    bin: &BinaryRows<'_>,
+    out: &mut [[f32; OUT]],
+    f: f32,
+) {
+    let fs = f * bin.scale;
+    if fs == 0.0 {
+        return;
+    }
+    let n = out.len().min(bin.counts.len());
+    // c·W, the product of the center, once for all rows.
+    let mut shift = [0.0f32; OUT];
+    k::matmul_acc(&bin.center[..IN], w.as_flattened(), &mut shift, IN, OUT);
+    let out = &mut out[..n];
+    if fs == 1.0 {
+        for r in out.iter_mut() {
+            for (o, &s) in r.iter_mut().zip(&shift) {
+                *o -= s;
+            }
+        }
+        k::matmul_acc_binary(&bin.idx[..n * IN], &bin.counts[..n], w.as_flattened(), out.as_flattened_mut(), IN, OUT);
+    } else {
+        // out = fs·(out/fs − c·W + Σ W[i]): fold the factor around the sum of rows.
+        let inv = 1.0 / fs;
+        for r in out.iter_mut() {
+            for (o, &s) in r.iter_mut().zip(&shift) {
+                *o = *o * inv - s;
+            }
+        }
+        k::matmul_acc_binary(&bin.idx[..n * IN], &bin.counts[..n], w.as_flattened(), out.as_flattened_mut(), IN, OUT);
+        for o in out.as_flattened_mut() {
+            *o *= fs;
         }
     }
 }
@@ -123,6 +167,95 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for Dense<IN, OUT> {
         _h_dot: &mut (),
     ) {
         self.tangent_rows(x, x_dot, dir, y_dot);
+    }
+
+    fn forward_binary<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &mut [[f32; OUT]],
+        h: &mut (),
+    ) {
+        let Some(bin) = binary else { return self.forward::<B>(x, y, h) };
+        let n = rows(&[x.len(), y.len(), bin.counts.len()]);
+        for yr in &mut y[..n] {
+            *yr = self.b;
+        }
+        binary_product_acc(&self.w, &bin, &mut y[..n], 1.0);
+    }
+
+    fn backward_binary<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &[[f32; OUT]],
+        h: &(),
+        dy: &[[f32; OUT]],
+        dx: Option<&mut [[f32; IN]]>,
+        grad: Option<&mut Self>,
+        adj: &mut (),
+    ) {
+        let Some(bin) = binary else { return self.backward::<B>(x, y, h, dy, dx, grad, adj) };
+        if let Some(dx) = dx {
+            self.backward_input_rows(dy, dx);
+        }
+        let Some(grad) = grad else { return };
+        let n = rows(&[x.len(), dy.len(), bin.counts.len()]);
+        // dW += s·Σ_r (b_r − c)ᵀ dy_r = s·Σ_r b_rᵀ dy_r − s·c ⊗ Σ_r dy_r.
+        let mut sum = [0.0f32; OUT];
+        for dyr in &dy[..n] {
+            for (s, &d) in sum.iter_mut().zip(dyr) {
+                *s += d;
+            }
+        }
+        let dw = grad.w.as_flattened_mut();
+        if bin.scale == 1.0 {
+            k::outer_acc_binary(&bin.idx[..n * IN], &bin.counts[..n], dy[..n].as_flattened(), dw, IN, OUT);
+        } else {
+            let mut scaled = [0.0f32; OUT];
+            for (r, dyr) in dy[..n].iter().enumerate() {
+                for (s, &d) in scaled.iter_mut().zip(dyr) {
+                    *s = bin.scale * d;
+                }
+                k::outer_acc_binary(&bin.idx[r * IN..(r + 1) * IN], &bin.counts[r..r + 1], &scaled, dw, IN, OUT);
+            }
+        }
+        for (row, &c) in grad.w.iter_mut().zip(&bin.center[..IN]) {
+            let f = -bin.scale * c;
+            if f != 0.0 {
+                for (g, &s) in row.iter_mut().zip(&sum) {
+                    *g += f * s;
+                }
+            }
+        }
+        for (g, &s) in grad.b.iter_mut().zip(&sum) {
+            *g += s;
+        }
+    }
+
+    fn tangent_binary<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &[[f32; OUT]],
+        h: &(),
+        x_dot: Option<&[[f32; IN]]>,
+        dir: Option<(&Self, &[f32])>,
+        y_dot: &mut [[f32; OUT]],
+        h_dot: &mut (),
+    ) {
+        let (Some(bin), Some((d, scales))) = (binary, dir) else {
+            return self.tangent::<B>(x, y, h, x_dot, dir, y_dot, h_dot);
+        };
+        let n = rows(&[x.len(), y_dot.len(), bin.counts.len()]);
+        self.tangent_rows(&x[..n], x_dot, None, &mut y_dot[..n]);
+        let (s_w, s_b) = (scales.first().copied().unwrap_or(1.0), scales.get(1).copied().unwrap_or(1.0));
+        binary_product_acc(&d.w, &bin, &mut y_dot[..n], s_w);
+        for yr in &mut y_dot[..n] {
+            for (y, &b) in yr.iter_mut().zip(&d.b) {
+                *y += s_b * b;
+            }
+        }
     }
 
     fn backward_tangent<const B: usize>(

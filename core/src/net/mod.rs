@@ -83,6 +83,51 @@ pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
         h_dot: &mut Self::Hidden<B>,
     );
 
+    /// [`Net::forward`] for inputs described by `binary` as well as given densely in `x`: the
+    /// first affine layer may use the binary form. Default: the dense forward.
+    fn forward_binary<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &mut [[f32; OUT]],
+        h: &mut Self::Hidden<B>,
+    ) {
+        let _ = binary;
+        self.forward::<B>(x, y, h);
+    }
+
+    /// [`Net::backward`] with the binary form of the inputs (see [`Net::forward_binary`]).
+    fn backward_binary<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &[[f32; OUT]],
+        h: &Self::Hidden<B>,
+        dy: &[[f32; OUT]],
+        dx: Option<&mut [[f32; IN]]>,
+        grad: Option<&mut Self>,
+        adj: &mut Self::Hidden<B>,
+    ) {
+        let _ = binary;
+        self.backward::<B>(x, y, h, dy, dx, grad, adj);
+    }
+
+    /// [`Net::tangent`] with the binary form of the inputs (see [`Net::forward_binary`]).
+    fn tangent_binary<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &[[f32; OUT]],
+        h: &Self::Hidden<B>,
+        x_dot: Option<&[[f32; IN]]>,
+        dir: Option<(&Self, &[f32])>,
+        y_dot: &mut [[f32; OUT]],
+        h_dot: &mut Self::Hidden<B>,
+    ) {
+        let _ = binary;
+        self.tangent::<B>(x, y, h, x_dot, dir, y_dot, h_dot);
+    }
+
     /// Tangent of the input adjoint: for a forward tangent (`y_dot`, `h_dot` from
     /// [`Net::tangent`] with an input tangent only) and an output adjoint `dy` with tangent
     /// `dy_dot`, `dx_dot += d/dt [(∂y/∂x)ᵀ·dy]`. `adj` is the workspace [`Net::backward`] filled
@@ -99,6 +144,23 @@ pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
         dx_dot: &mut [[f32; IN]],
         adj_dot: &mut Self::Hidden<B>,
     );
+}
+
+/// A batch of inputs known to be `scale·(b − center)` with `b` binary, given by the indices of
+/// the ones of each row (as [`crate::linalg::active_indices`] writes them: `idx` has `IN` slots
+/// per row). An affine first layer then sums selected weight rows instead of multiplying:
+/// `x·W = scale·(Σ_{i: b_i = 1} W[i] − center·W)`. The encoder's input x − x̄ (scale 1, center
+/// x̄) and every latent input 2b − 1 (scale 2, center ½) have this form.
+#[derive(Debug, Clone, Copy)]
+pub struct BinaryRows<'a> {
+    /// Active indices, `IN` slots per row.
+    pub idx: &'a [u16],
+    /// Active count per row.
+    pub counts: &'a [u16],
+    /// The center subtracted from `b`.
+    pub center: &'a [f32],
+    /// The factor applied after centring.
+    pub scale: f32,
 }
 
 /// Rows processed by a call: the smallest of the given counts.
@@ -240,6 +302,63 @@ mod tests {
         };
         let fd = (dx_at(EPS) - dx_at(-EPS)) / (2.0 * EPS as f64);
         assert_close("backward_tangent", dot(dx_dot.as_flattened(), v.as_flattened()), fd);
+    }
+
+    /// The binary forms of forward, backward and tangent equal the dense ones on x = s·(b − c).
+    fn check_binary<N: Net<I, O>, const I: usize, const O: usize>(seed: u64, scale: f32) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut net = N::zeroed();
+        net.init(&mut rng);
+        let mut b = [[0.0f32; I]; B];
+        for v in b.as_flattened_mut() {
+            *v = if crate::random::uniform(&mut rng) < 0.4 { 1.0 } else { 0.0 };
+        }
+        let mut center = [0.0f32; I];
+        rand_fill(&mut rng, &mut center);
+        let x: [[f32; I]; B] = core::array::from_fn(|r| core::array::from_fn(|i| scale * (b[r][i] - center[i])));
+        let (mut idx, mut counts) = ([[0u16; I]; B], [0u16; B]);
+        crate::linalg::active_indices(b.as_flattened(), I, idx.as_flattened_mut(), &mut counts).unwrap();
+        let bin = BinaryRows { idx: idx.as_flattened(), counts: &counts, center: &center, scale };
+        let close = |a: &[f32], b: &[f32], what: &str| {
+            for (p, q) in a.iter().zip(b) {
+                assert!((p - q).abs() <= 1e-4 * (1.0 + q.abs()), "{what}: {p} vs {q}");
+            }
+        };
+        let (mut y1, mut y2) = ([[0.0; O]; B], [[0.0; O]; B]);
+        let (mut h1, mut h2) = (N::Hidden::<B>::zeroed(), N::Hidden::<B>::zeroed());
+        net.forward::<B>(&x, &mut y1, &mut h1);
+        net.forward_binary::<B>(&x, Some(bin), &mut y2, &mut h2);
+        close(y2.as_flattened(), y1.as_flattened(), "forward");
+        let mut dy = [[0.0; O]; B];
+        rand_fill(&mut rng, dy.as_flattened_mut());
+        let (mut g1, mut g2) = (N::zeroed(), N::zeroed());
+        let (mut dx1, mut dx2) = ([[0.0; I]; B], [[0.0; I]; B]);
+        let (mut a1, mut a2) = (N::Hidden::<B>::zeroed(), N::Hidden::<B>::zeroed());
+        net.backward::<B>(&x, &y1, &h1, &dy, Some(&mut dx1), Some(&mut g1), &mut a1);
+        net.backward_binary::<B>(&x, Some(bin), &y1, &h1, &dy, Some(&mut dx2), Some(&mut g2), &mut a2);
+        close(dx2.as_flattened(), dx1.as_flattened(), "backward dx");
+        for t in 0..N::COUNT {
+            close(g2.tensor(t), g1.tensor(t), "backward grad");
+        }
+        let mut dir = N::zeroed();
+        for t in 0..N::COUNT {
+            rand_fill(&mut rng, dir.tensor_mut(t));
+        }
+        let scales: [f32; 16] = core::array::from_fn(|i| 0.5 + 0.1 * i as f32);
+        let (mut t1, mut t2) = ([[0.0; O]; B], [[0.0; O]; B]);
+        let (mut hd1, mut hd2) = (N::Hidden::<B>::zeroed(), N::Hidden::<B>::zeroed());
+        net.tangent::<B>(&x, &y1, &h1, None, Some((&dir, &scales[..N::COUNT])), &mut t1, &mut hd1);
+        net.tangent_binary::<B>(&x, Some(bin), &y1, &h1, None, Some((&dir, &scales[..N::COUNT])), &mut t2, &mut hd2);
+        close(t2.as_flattened(), t1.as_flattened(), "tangent");
+    }
+
+    #[test]
+    fn binary_forms_match_the_dense_ones() {
+        check_binary::<Dense<13, 7>, 13, 7>(11, 1.0);
+        check_binary::<Dense<9, 17>, 9, 17>(12, 2.0);
+        check_binary::<TanhDense<11, 9>, 11, 9>(13, 2.0);
+        check_binary::<Mlp2<10, 6, 5>, 10, 5>(14, 1.0);
+        check_binary::<Mlp1<20, 4, 1>, 20, 1>(15, 1.0);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The affine layer followed by tanh: y = tanh(x·W + b).
 
-use super::{Dense, Net, rows};
+use super::{BinaryRows, Dense, Net, rows};
 use crate::math::simd::{load, store, tanh_in_place};
 use crate::tensors::impl_tensors_for_fields;
 use bytemuck::Zeroable;
@@ -88,6 +88,62 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for TanhDense<IN, OUT> {
         let pre_dot = &mut h_dot[..n];
         pre_dot.fill([0.0; OUT]);
         self.dense.tangent_rows(&x[..n], x_dot, dir.map(|(d, s)| (&d.dense, s)), pre_dot);
+        times_tanh_derivative(pre_dot.as_flattened(), y[..n].as_flattened(), y_dot[..n].as_flattened_mut(), true);
+    }
+
+    fn forward_binary<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &mut [[f32; OUT]],
+        _h: &mut [[f32; OUT]; B],
+    ) {
+        let n = rows(&[x.len(), y.len()]);
+        self.dense.forward_binary::<B>(&x[..n], binary, &mut y[..n], &mut ());
+        tanh_in_place(y[..n].as_flattened_mut());
+    }
+
+    fn backward_binary<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &[[f32; OUT]],
+        _h: &[[f32; OUT]; B],
+        dy: &[[f32; OUT]],
+        dx: Option<&mut [[f32; IN]]>,
+        grad: Option<&mut Self>,
+        adj: &mut [[f32; OUT]; B],
+    ) {
+        let n = rows(&[x.len(), y.len(), dy.len(), B]);
+        let g = &mut adj[..n];
+        times_tanh_derivative(dy[..n].as_flattened(), y[..n].as_flattened(), g.as_flattened_mut(), false);
+        self.dense.backward_binary::<B>(&x[..n], binary, &y[..n], &(), g, dx, grad.map(|g| &mut g.dense), &mut ());
+    }
+
+    fn tangent_binary<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &[[f32; OUT]],
+        _h: &[[f32; OUT]; B],
+        x_dot: Option<&[[f32; IN]]>,
+        dir: Option<(&Self, &[f32])>,
+        y_dot: &mut [[f32; OUT]],
+        h_dot: &mut [[f32; OUT]; B],
+    ) {
+        let n = rows(&[x.len(), y.len(), y_dot.len(), B]);
+        let pre_dot = &mut h_dot[..n];
+        pre_dot.fill([0.0; OUT]);
+        self.dense.tangent_binary::<B>(
+            &x[..n],
+            binary,
+            &y[..n],
+            &(),
+            x_dot,
+            dir.map(|(d, s)| (&d.dense, s)),
+            pre_dot,
+            &mut (),
+        );
         times_tanh_derivative(pre_dot.as_flattened(), y[..n].as_flattened(), y_dot[..n].as_flattened_mut(), true);
     }
 
