@@ -176,3 +176,11 @@ pub fn set_score_dlogits<M: Sbn<H>, const H: usize, const B: usize>(s: &mut M::S
 pub fn coupled_dz_tilde_minus_one(a: f32, eps: f32, b: f32) -> f32 {
     if b > 0.5 { -sigmoid(-a) / sigmoid(eps) } else { -sigmoid(a) / sigmoid(-eps) }
 }
+
+/// [`coupled_dz_tilde_minus_one`] on eight lanes: with s = 1 − 2b, −σ(s·a)/σ(−s·ε).
+#[inline]
+pub fn coupled_dz_tilde_minus_one_x8(a: wide::f32x8, eps: wide::f32x8, b: wide::f32x8) -> wide::f32x8 {
+    use crate::math::simd::sigmoid_x8;
+    let s = wide::f32x8::ONE - b - b;
+    -(sigmoid_x8(s * a) / sigmoid_x8(-s * eps))
+}

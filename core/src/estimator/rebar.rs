@@ -40,15 +40,17 @@
 //! model's forward-over-reverse pass ([`Sbn::relaxed_tangent`]).
 
 use super::{
-    Baseline, Cost, Diagnostics, Estimator, MAX_TENSORS, Scales, coupled_dz_tilde_minus_one, draw_noise,
-    set_score_dlogits,
+    Baseline, Cost, Diagnostics, Estimator, MAX_TENSORS, Scales, coupled_dz_tilde_minus_one,
+    coupled_dz_tilde_minus_one_x8, draw_noise, set_score_dlogits,
 };
 use crate::math::scalar::{logistic_noise, sigmoid, softplus};
+use crate::math::simd::{LANES, axpy_sum_squares, dot, load_partial, store_partial};
 use crate::model::{Relaxation, Sbn};
 use crate::optim::{Adam, AdamConfig};
 use crate::random::uniform;
 use bytemuck::Zeroable;
 use rand_core::Rng;
+use wide::f32x8;
 
 /// Whether the temperature is fixed (REBAR(λ)) or learned (the paper's "REBAR").
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -256,10 +258,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         let (mut sum_sq, mut count) = (0.0f64, 0usize);
         for t in 0..M::COUNT {
             let b_t = self.cv_grad.tensor(t);
-            for (g, &bv) in grad.tensor_mut(t).iter_mut().zip(b_t) {
-                *g += etas[t] * bv;
-                sum_sq += (*g as f64) * (*g as f64);
-            }
+            sum_sq += axpy_sum_squares(grad.tensor_mut(t), etas[t], b_t);
             count += b_t.len();
         }
         self.variance = (sum_sq / count.max(1) as f64) as f32;
@@ -268,9 +267,8 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
             let two_over_n_params = 2.0 / count.max(1) as f32;
             // ∂V/∂η_t = (2/N)·⟨g_t, B_t⟩.
             for t in 0..M::COUNT {
-                let dot: f64 =
-                    grad.tensor(t).iter().zip(self.cv_grad.tensor(t)).map(|(&g, &b)| g as f64 * b as f64).sum();
-                self.eta.add_eta_gradient(t, two_over_n_params * dot as f32);
+                let d = dot(grad.tensor(t), self.cv_grad.tensor(t));
+                self.eta.add_eta_gradient(t, two_over_n_params * d as f32);
             }
             // ∂V/∂c_i = (2/N)(1/n)·Σ_l ⟨J_{l,i} g, b_l,i − θ_l,i⟩, then backpropagated into c.
             let mut dc = [0.0f32; B];
@@ -359,16 +357,20 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         let (f_tilde, f_tilde_dtau) = (rows.relaxed_elbo, rows.relaxed_elbo_dtau);
         let learn = self.learn_temperature;
         let layer = M::layer_mut(s, k);
+        let (alpha, d_alpha) = (f32x8::splat(c.alpha), f32x8::splat(c.d_alpha));
         for r in 0..n {
-            for j in 0..H {
-                let (a, e, b) = (layer.logits[r][j], layer.noise[r][j], layer.sample[r][j]);
-                let score = b - layer.prob[r][j];
-                let d = coupled_dz_tilde_minus_one(a, e, b);
-                layer.dlogits[r][j] = inv_n * (f_tilde[r] * score + layer.r_s_bar[r][j] * c.alpha * d);
+            let (f, f_dot) = (f32x8::splat(f_tilde[r] * inv_n), f32x8::splat(f_tilde_dtau[r]));
+            for j in (0..H).step_by(LANES) {
+                let lanes = |x: &[[f32; H]; B]| load_partial(&x[r][j..]);
+                let (a, e, b, theta) =
+                    (lanes(&layer.logits), lanes(&layer.noise), lanes(&layer.sample), lanes(&layer.prob));
+                let (score, d, s_bar) = (b - theta, coupled_dz_tilde_minus_one_x8(a, e, b), lanes(&layer.r_s_bar));
+                store_partial(&mut layer.dlogits[r][j..], f * score + f32x8::splat(inv_n) * s_bar * alpha * d);
                 if learn {
-                    self.d_tau_logits[k][r][j] += f_tilde_dtau[r] * score
-                        + layer.r_s_bar_dot[r][j] * c.alpha * d
-                        + layer.r_s_bar[r][j] * c.d_alpha * d;
+                    let s_bar_dot = lanes(&layer.r_s_bar_dot);
+                    let acc = load_partial(&self.d_tau_logits[k][r][j..]);
+                    let v = acc + f_dot * score + (s_bar_dot * alpha + s_bar * d_alpha) * d;
+                    store_partial(&mut self.d_tau_logits[k][r][j..], v);
                 }
             }
         }

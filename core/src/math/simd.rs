@@ -138,6 +138,41 @@ pub fn zip_sum(a: &[f32], b: &[f32], f: impl Fn(f32x8, f32x8) -> f32x8) -> f32 {
     acc.reduce_add() + tail[..n - full].iter().sum::<f32>()
 }
 
+/// Σ a_j·b_j, with f32x8 partial sums flushed to f64 every 1024 elements (so that sums over
+/// hundreds of thousands of parameters keep their precision).
+pub fn dot(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len());
+    let mut total = 0.0f64;
+    for (ac, bc) in a[..n].chunks(1024).zip(b[..n].chunks(1024)) {
+        total += zip_sum(ac, bc, |x, y| x * y) as f64;
+    }
+    total
+}
+
+/// y += a·x elementwise, returning Σ y_j² of the result (f64, flushed as in [`dot`]).
+pub fn axpy_sum_squares(y: &mut [f32], a: f32, x: &[f32]) -> f64 {
+    let n = y.len().min(x.len());
+    let av = f32x8::splat(a);
+    let mut total = 0.0f64;
+    for (yc, xc) in y[..n].chunks_mut(1024).zip(x[..n].chunks(1024)) {
+        let mut acc = f32x8::ZERO;
+        let mut ys = yc.chunks_exact_mut(LANES);
+        let mut xs = xc.chunks_exact(LANES);
+        for (y8, x8) in (&mut ys).zip(&mut xs) {
+            let v = av.mul_add(load(x8), load(y8));
+            store(y8, v);
+            acc = v.mul_add(v, acc);
+        }
+        let mut tail = 0.0f32;
+        for (yv, &xv) in ys.into_remainder().iter_mut().zip(xs.remainder()) {
+            *yv += a * xv;
+            tail += *yv * *yv;
+        }
+        total += (acc.reduce_add() + tail) as f64;
+    }
+    total
+}
+
 #[inline]
 fn map(x: &[f32], out: &mut [f32], f8: impl Fn(f32x8) -> f32x8, f1: impl Fn(f32) -> f32) {
     let n = x.len().min(out.len());
