@@ -25,9 +25,22 @@ pub fn sigmoid_x8(x: f32x8) -> f32x8 {
 }
 
 /// Lane-wise softplus(x) = max(x, 0) + ln_1p(e^{−|x|}).
+///
+/// ln_1p(e) for e = e^{−|x|} ∈ (0, 1] is evaluated as 2·atanh(s) with s = e/(2 + e) ∈ (0, ⅓]:
+/// the odd series 2s·(1 + s²/3 + … + s¹²/13) is within 2e-8 (relative) of ln_1p there, and is
+/// exact to first order for tiny e (2s = e). One exp, one division and seven multiply-adds: about
+/// 4× faster than `wide`'s general `ln_1p` (range reduction, a log and a division), and softplus
+/// is in every Bernoulli log-likelihood, on every output pixel of every pass.
 #[inline]
 pub fn softplus_x8(x: f32x8) -> f32x8 {
-    x.max(f32x8::ZERO) + (-x.abs()).exp().ln_1p()
+    let e = (-x.abs()).exp();
+    let s = e / (e + f32x8::splat(2.0));
+    let s2 = s * s;
+    let mut p = f32x8::splat(1.0 / 13.0);
+    for c in [1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0] {
+        p = p.mul_add(s2, f32x8::splat(c));
+    }
+    x.max(f32x8::ZERO) + (s + s) * p
 }
 
 /// Lane-wise log σ(x) = −softplus(−x).
