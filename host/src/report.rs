@@ -256,8 +256,10 @@ impl GroupField {
             GroupField::Task => s.task.clone(),
             GroupField::Model => s.model.clone(),
             GroupField::Estimator => s.estimator.clone(),
-            GroupField::Lr => s.learning_rate.to_string(),
-            GroupField::Temperature => s.temperature.map_or("—".to_string(), |t| t.to_string()),
+            // Both are f32 in training, widened to f64 in summary.json: print the f32's shortest
+            // form (0.0003, not 0.0003000000142492354).
+            GroupField::Lr => (s.learning_rate as f32).to_string(),
+            GroupField::Temperature => s.temperature.map_or("—".to_string(), |t| (t as f32).to_string()),
             GroupField::Batch => s.batch.to_string(),
             GroupField::Steps => s.steps.to_string(),
             GroupField::Data => format!("{} {}", s.data.source, s.data.binarization),

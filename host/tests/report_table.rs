@@ -9,7 +9,8 @@ use rebar_host::report::{self, GroupField, ReportError};
 
 struct Fake {
     estimator: &'static str,
-    lr: f64,
+    /// As training writes it: an f32 widened to f64.
+    lr: f32,
     seed: u64,
     best: f64,
     last: f64,
@@ -25,7 +26,7 @@ fn summary(f: &Fake) -> Summary {
         task: "gen".into(),
         estimator: f.estimator.into(),
         temperature: Some(0.5),
-        learning_rate: f.lr,
+        learning_rate: f.lr as f64,
         batch: 24,
         steps: 6252,
         seed: f.seed,
