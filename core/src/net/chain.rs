@@ -73,10 +73,10 @@ where
         self.second.init(rng);
     }
 
+    // The dense passes are the binary ones with no binary form: each part's `*_binary(None)`
+    // is exactly its dense pass, so there is one implementation of each to keep right.
     fn forward<const B: usize>(&self, x: &[[f32; IN]], y: &mut [[f32; OUT]], h: &mut Self::Hidden<B>) {
-        let n = rows(&[x.len(), y.len(), B]);
-        self.first.forward::<B>(&x[..n], &mut h.mid[..n], &mut h.first);
-        self.second.forward::<B>(&h.mid[..n], &mut y[..n], &mut h.second);
+        self.forward_binary::<B>(x, None, y, h);
     }
 
     fn backward<const B: usize>(
@@ -89,22 +89,7 @@ where
         grad: Option<&mut Self>,
         adj: &mut Self::Hidden<B>,
     ) {
-        let n = rows(&[x.len(), y.len(), dy.len(), B]);
-        let (g_first, g_second) = match grad {
-            Some(g) => (Some(&mut g.first), Some(&mut g.second)),
-            None => (None, None),
-        };
-        adj.mid[..n].fill([0.0; MID]);
-        self.second.backward::<B>(
-            &h.mid[..n],
-            &y[..n],
-            &h.second,
-            &dy[..n],
-            Some(&mut adj.mid[..n]),
-            g_second,
-            &mut adj.second,
-        );
-        self.first.backward::<B>(&x[..n], &h.mid[..n], &h.first, &adj.mid[..n], dx, g_first, &mut adj.first);
+        self.backward_binary::<B>(x, None, y, h, dy, dx, grad, adj);
     }
 
     fn tangent<const B: usize>(
@@ -117,19 +102,7 @@ where
         y_dot: &mut [[f32; OUT]],
         h_dot: &mut Self::Hidden<B>,
     ) {
-        let n = rows(&[x.len(), y.len(), y_dot.len(), B]);
-        let (d_first, d_second) = split_dir(dir);
-        h_dot.mid[..n].fill([0.0; MID]);
-        self.first.tangent::<B>(&x[..n], &h.mid[..n], &h.first, x_dot, d_first, &mut h_dot.mid[..n], &mut h_dot.first);
-        self.second.tangent::<B>(
-            &h.mid[..n],
-            &y[..n],
-            &h.second,
-            Some(&h_dot.mid[..n]),
-            d_second,
-            &mut y_dot[..n],
-            &mut h_dot.second,
-        );
+        self.tangent_binary::<B>(x, None, y, h, x_dot, dir, y_dot, h_dot);
     }
 
     fn forward_binary<const B: usize>(

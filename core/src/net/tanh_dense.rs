@@ -45,50 +45,36 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for TanhDense<IN, OUT> {
         self.dense.init(rng);
     }
 
-    fn forward<const B: usize>(&self, x: &[[f32; IN]], y: &mut [[f32; OUT]], _h: &mut [[f32; OUT]; B]) {
-        let n = rows(&[x.len(), y.len()]);
-        self.dense.forward_rows(&x[..n], &mut y[..n]);
-        tanh_in_place(y[..n].as_flattened_mut());
+    // The dense passes are the binary ones with no binary form: each part's `*_binary(None)`
+    // is exactly its dense pass, so there is one implementation of each to keep right.
+    fn forward<const B: usize>(&self, x: &[[f32; IN]], y: &mut [[f32; OUT]], h: &mut [[f32; OUT]; B]) {
+        self.forward_binary::<B>(x, None, y, h);
     }
 
     fn backward<const B: usize>(
         &self,
         x: &[[f32; IN]],
         y: &[[f32; OUT]],
-        _h: &[[f32; OUT]; B],
+        h: &[[f32; OUT]; B],
         dy: &[[f32; OUT]],
         dx: Option<&mut [[f32; IN]]>,
         grad: Option<&mut Self>,
         adj: &mut [[f32; OUT]; B],
     ) {
-        let n = rows(&[x.len(), y.len(), dy.len(), B]);
-        // g = dy ⊙ tanh'(pre) = dy ⊙ (1 − y²)
-        let g = &mut adj[..n];
-        times_tanh_derivative(dy[..n].as_flattened(), y[..n].as_flattened(), g.as_flattened_mut(), false);
-        if let Some(dx) = dx {
-            self.dense.backward_input_rows(g, dx);
-        }
-        if let Some(grad) = grad {
-            Dense::backward_params_rows(&x[..n], g, &mut grad.dense);
-        }
+        self.backward_binary::<B>(x, None, y, h, dy, dx, grad, adj);
     }
 
     fn tangent<const B: usize>(
         &self,
         x: &[[f32; IN]],
         y: &[[f32; OUT]],
-        _h: &[[f32; OUT]; B],
+        h: &[[f32; OUT]; B],
         x_dot: Option<&[[f32; IN]]>,
         dir: Option<(&Self, &[f32])>,
         y_dot: &mut [[f32; OUT]],
         h_dot: &mut [[f32; OUT]; B],
     ) {
-        let n = rows(&[x.len(), y.len(), y_dot.len(), B]);
-        // Tangent of the pre-activation, then through tanh.
-        let pre_dot = &mut h_dot[..n];
-        pre_dot.fill([0.0; OUT]);
-        self.dense.tangent_rows(&x[..n], x_dot, dir.map(|(d, s)| (&d.dense, s)), pre_dot);
-        times_tanh_derivative(pre_dot.as_flattened(), y[..n].as_flattened(), y_dot[..n].as_flattened_mut(), true);
+        self.tangent_binary::<B>(x, None, y, h, x_dot, dir, y_dot, h_dot);
     }
 
     fn forward_binary<const B: usize>(
