@@ -244,6 +244,10 @@ where
                     dot(grad.tensor(t), dir.tensor(t)),
                     fd,
                 );
+                // encoder_tensors(l) names exactly the tensors this pass writes (REBAR skips
+                // the others' control-variate parts).
+                let written = grad.tensor(t).iter().any(|&g| g != 0.0);
+                assert_eq!(written, M::encoder_tensors(l).contains(&t), "encoder_tensors({l}) and tensor {t}");
             }
 
             let mut out = [[0.0f32; H]; B];

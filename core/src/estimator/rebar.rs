@@ -44,7 +44,7 @@ use super::{
     coupled_dz_tilde_minus_one_x8, draw_noise, set_score_dlogits,
 };
 use crate::math::scalar::{logistic_noise, sigmoid, softplus};
-use crate::math::simd::{LANES, axpy_sum_squares, dot, load_partial, store_partial};
+use crate::math::simd::{LANES, axpy_sum_squares_dot, load_partial, store_partial, sum_squares};
 use crate::model::{Relaxation, Sbn};
 use crate::optim::{Adam, AdamConfig};
 use crate::random::uniform;
@@ -214,7 +214,14 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         const { assert!(M::COUNT <= MAX_TENSORS, "REBAR keeps one η per tensor: too many tensors") };
         let n = M::rows(s).n;
         grad.fill_zero();
-        self.cv_grad.fill_zero();
+        if self.independent_tilde {
+            self.cv_grad.fill_zero();
+        } else {
+            // Coupled noise: B lives on the encoders only (module docs); the rest is never read.
+            for t in (0..M::LAYERS).flat_map(M::encoder_tensors) {
+                self.cv_grad.tensor_mut(t).fill(0.0);
+            }
+        }
         self.d_tau_logits = [[[0.0; H]; B]; 2];
         if n == 0 {
             return false;
@@ -255,19 +262,28 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         let n = M::rows(s).n;
         let inv_n = 1.0 / n as f32;
         let etas = self.eta.etas();
+        // g_t = A_t + η_t·B_t with Σ g² and ⟨g_t, B_t⟩ in the same pass; with coupled noise B_t
+        // is zero off the encoders, where g_t = A_t and ⟨g_t, B_t⟩ = 0.
         let (mut sum_sq, mut count) = (0.0f64, 0usize);
+        let mut g_dot_b = [0.0f64; MAX_TENSORS];
         for t in 0..M::COUNT {
-            let b_t = self.cv_grad.tensor(t);
-            sum_sq += axpy_sum_squares(grad.tensor_mut(t), etas[t], b_t);
-            count += b_t.len();
+            let has_b = self.independent_tilde || (0..M::LAYERS).any(|l| M::encoder_tensors(l).contains(&t));
+            let g_t = grad.tensor_mut(t);
+            count += g_t.len();
+            if has_b {
+                let (squares, products) = axpy_sum_squares_dot(g_t, etas[t], self.cv_grad.tensor(t));
+                sum_sq += squares;
+                g_dot_b[t] = products;
+            } else {
+                sum_sq += sum_squares(g_t);
+            }
         }
         self.variance = (sum_sq / count.max(1) as f64) as f32;
 
         if self.train_control_variates {
             let two_over_n_params = 2.0 / count.max(1) as f32;
             // ∂V/∂η_t = (2/N)·⟨g_t, B_t⟩.
-            for t in 0..M::COUNT {
-                let d = dot(grad.tensor(t), self.cv_grad.tensor(t));
+            for (t, &d) in g_dot_b.iter().enumerate().take(M::COUNT) {
                 self.eta.add_eta_gradient(t, two_over_n_params * d as f32);
             }
             // ∂V/∂c_i = (2/N)(1/n)·Σ_l ⟨J_{l,i} g, b_l,i − θ_l,i⟩, then backpropagated into c.

@@ -204,4 +204,31 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn fused_combine_is_bit_identical_to_axpy_then_dot() {
+        use super::simd;
+        // Lengths around the lane count and the 1024-element flush, with and without a tail.
+        for len in [0, 1, 7, 8, 9, 1023, 1024, 1025, 2048 + 13, 5000] {
+            // Odd seeds: random values only (the edge values would overflow the squares).
+            let (y0, x) = (inputs(len, 2 * len as u64 + 1), inputs(len, 2 * len as u64 + 3));
+            let a = -0.37f32;
+            let mut y_ref = y0.clone();
+            let squares_ref = simd::axpy_sum_squares(&mut y_ref, a, &x);
+            let dot_ref = simd::dot(&y_ref, &x);
+            let mut y = y0.clone();
+            let (squares, dot) = simd::axpy_sum_squares_dot(&mut y, a, &x);
+            assert_eq!(
+                y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                y_ref.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+            assert_eq!((squares.to_bits(), dot.to_bits()), (squares_ref.to_bits(), dot_ref.to_bits()), "len {len}");
+            // With x = 0 the axpy is the identity and the sum is sum_squares's, bit for bit.
+            let mut y_zero = y0.clone();
+            let zero_squares = simd::axpy_sum_squares(&mut y_zero, a, &std::vec![0.0; len]);
+            assert_eq!(simd::sum_squares(&y0).to_bits(), zero_squares.to_bits(), "len {len}");
+            let exact: f64 = y0.iter().map(|&v| v as f64 * v as f64).sum();
+            assert!((simd::sum_squares(&y0) - exact).abs() <= 1e-6 * exact, "len {len}");
+        }
+    }
 }

@@ -186,6 +186,56 @@ pub fn axpy_sum_squares(y: &mut [f32], a: f32, x: &[f32]) -> f64 {
     total
 }
 
+/// Σ y_j², accumulated exactly as [`axpy_sum_squares`] accumulates it (so that a tensor whose
+/// `x` is known to be zero can skip the axpy and get the identical sum).
+pub fn sum_squares(y: &[f32]) -> f64 {
+    let mut total = 0.0f64;
+    for yc in y.chunks(1024) {
+        let mut acc = f32x8::ZERO;
+        let mut ys = yc.chunks_exact(LANES);
+        for y8 in &mut ys {
+            let v = load(y8);
+            acc = v.mul_add(v, acc);
+        }
+        let mut tail = 0.0f32;
+        for &yv in ys.remainder() {
+            tail += yv * yv;
+        }
+        total += (acc.reduce_add() + tail) as f64;
+    }
+    total
+}
+
+/// [`axpy_sum_squares`] and then [`dot`]`(y, x)` of the result, in one pass over `y` and `x`
+/// and with bit-identical results to the two calls: returns (Σ y_j², Σ y_j·x_j).
+pub fn axpy_sum_squares_dot(y: &mut [f32], a: f32, x: &[f32]) -> (f64, f64) {
+    let n = y.len().min(x.len());
+    let av = f32x8::splat(a);
+    let (mut squares, mut products) = (0.0f64, 0.0f64);
+    for (yc, xc) in y[..n].chunks_mut(1024).zip(x[..n].chunks(1024)) {
+        let (mut acc, mut acc_dot) = (f32x8::ZERO, f32x8::ZERO);
+        let mut ys = yc.chunks_exact_mut(LANES);
+        let mut xs = xc.chunks_exact(LANES);
+        for (y8, x8) in (&mut ys).zip(&mut xs) {
+            let x8 = load(x8);
+            let v = av.mul_add(x8, load(y8));
+            store(y8, v);
+            acc = v.mul_add(v, acc);
+            acc_dot += v * x8;
+        }
+        let (mut tail, mut tail_products) = (0.0f32, [0.0f32; LANES]);
+        for ((yv, &xv), p) in ys.into_remainder().iter_mut().zip(xs.remainder()).zip(&mut tail_products) {
+            *yv += a * xv;
+            tail += *yv * *yv;
+            *p = *yv * xv;
+        }
+        let tail_len = yc.len() % LANES;
+        squares += (acc.reduce_add() + tail) as f64;
+        products += (acc_dot.reduce_add() + tail_products[..tail_len].iter().sum::<f32>()) as f64;
+    }
+    (squares, products)
+}
+
 #[inline]
 fn map(x: &[f32], out: &mut [f32], f8: impl Fn(f32x8) -> f32x8, f1: impl Fn(f32) -> f32) {
     let n = x.len().min(out.len());

@@ -178,6 +178,10 @@ pub trait Sbn<const H: usize>: Tensors + Zeroable {
     /// that layer's encoder map at the inputs of the last hard pass (the score-function term).
     fn encoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, l: usize, grad: &mut Self);
 
+    /// The tensor indices (order of [`Tensors`]) of layer `l`'s encoder: the only tensors
+    /// [`Sbn::encoder_backward`] writes for `l`, and the only ones [`Sbn::encoder_tangent`] reads.
+    fn encoder_tensors(l: usize) -> core::ops::Range<usize>;
+
     /// `out_r = J_{l,r} · (scales ⊙ dir)`: the forward-mode product of layer `l`'s logits with a
     /// parameter direction, at the inputs of the last hard pass. `scales` has one factor per
     /// tensor of the whole model (tensor order of [`Tensors`]).

@@ -228,6 +228,10 @@ where
         );
     }
 
+    fn encoder_tensors(_: usize) -> core::ops::Range<usize> {
+        0..E::COUNT
+    }
+
     fn encoder_tangent<const B: usize>(
         &self,
         s: &mut Self::Scratch<B>,

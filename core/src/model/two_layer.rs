@@ -347,6 +347,10 @@ where
         }
     }
 
+    fn encoder_tensors(l: usize) -> core::ops::Range<usize> {
+        if l == 0 { 0..E0::COUNT } else { E0::COUNT..E0::COUNT + E1::COUNT }
+    }
+
     fn encoder_tangent<const B: usize>(
         &self,
         s: &mut Self::Scratch<B>,
