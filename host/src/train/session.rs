@@ -231,15 +231,16 @@ where
             self.model.load_batch(&self.feed.inputs[..n], &self.feed.targets[..n], &mut self.scratch);
             let mut rng = stream_rng(self.config.seed, Stream::Noise, self.step);
             let d = self.estimator.estimate(&self.model, &mut self.scratch, &mut rng, &mut self.grad);
-            if !d.elbo.is_finite() || !self.grad.all_finite() {
+            // The tracker's pass over the gradient is also its finiteness check.
+            let variance = self.tracker.update(&self.grad);
+            let Some(variance) = variance.filter(|_| d.elbo.is_finite()) else {
                 let what = if d.elbo.is_finite() { "gradient" } else { "ELBO" };
                 return Err(TrainError::NonFinite {
                     step: self.step,
                     estimator: self.config.estimator.name(),
                     what: what.into(),
                 });
-            }
-            let variance = self.tracker.update(&self.grad);
+            };
             self.adam.step(&mut self.model, &self.grad, lr, AdamConfig::REBAR);
             self.estimator.update_control_variates(10.0 * lr);
             self.step += 1;

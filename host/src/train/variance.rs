@@ -3,6 +3,8 @@
 //! g_j², and per step the estimate mean_j(EMA[g_j²] − EMA[g_j]²).
 
 use rebar_core::Tensors;
+use rebar_core::math::simd::{LANES, load, load_partial, store, store_partial};
+use wide::f32x8;
 
 /// Decay of the moving averages.
 pub const DECAY: f32 = 0.999;
@@ -21,22 +23,42 @@ impl<M: Tensors + bytemuck::Zeroable> VarianceTracker<M> {
         VarianceTracker { first: bytemuck::zeroed_box(), second: bytemuck::zeroed_box() }
     }
 
-    /// Folds in one gradient and returns this step's variance estimate.
-    pub fn update(&mut self, grad: &M) -> f64 {
-        let (mut total, mut count) = (0.0f64, 0usize);
+    /// Folds in one gradient and returns this step's variance estimate, or `None` if the
+    /// gradient holds a NaN or an infinity (the averages are then poisoned: stop the run).
+    ///
+    /// One vectorised pass that also serves as the trainer's finiteness check; the sum runs in
+    /// f32 lanes flushed to f64 every 1,024 values, so it keeps its precision over 10⁵–10⁶
+    /// parameters. Each average is updated exactly as the scalar formula would.
+    pub fn update(&mut self, grad: &M) -> Option<f64> {
+        let (decay, rest) = (f32x8::splat(DECAY), f32x8::splat(1.0 - DECAY));
+        let (mut total, mut count, mut finite) = (0.0f64, 0usize, f32x8::splat(f32::from_bits(u32::MAX)));
         for t in 0..M::COUNT {
             let g = grad.tensor(t);
             let (m1, m2) = (self.first.tensor_mut(t), self.second.tensor_mut(t));
-            let mut acc = 0.0f32;
-            for ((a, b), &gv) in m1.iter_mut().zip(m2.iter_mut()).zip(g) {
-                *a = DECAY * *a + (1.0 - DECAY) * gv;
-                *b = DECAY * *b + (1.0 - DECAY) * gv * gv;
-                acc += *b - *a * *a;
-            }
-            total += acc as f64;
             count += g.len();
+            for ((g, m1), m2) in g.chunks(1024).zip(m1.chunks_mut(1024)).zip(m2.chunks_mut(1024)) {
+                let mut acc = f32x8::ZERO;
+                let mut lane = |g: f32x8, a: f32x8, b: f32x8| {
+                    let (a, b) = (decay * a + rest * g, decay * b + rest * g * g);
+                    acc += b - a * a;
+                    finite &= g.is_finite();
+                    (a, b)
+                };
+                let full = g.len() / LANES * LANES;
+                for i in (0..full).step_by(LANES) {
+                    let (a, b) = lane(load(&g[i..]), load(&m1[i..]), load(&m2[i..]));
+                    store(&mut m1[i..], a);
+                    store(&mut m2[i..], b);
+                }
+                // The tail's padding lanes are zero in g, a and b, so they add 0.
+                let (a, b) = lane(load_partial(&g[full..]), load_partial(&m1[full..]), load_partial(&m2[full..]));
+                store_partial(&mut m1[full..], a);
+                store_partial(&mut m2[full..], b);
+                total += acc.reduce_add() as f64;
+            }
         }
-        total / count.max(1) as f64
+        // `finite` is an all-ones lane mask while every value was finite.
+        finite.all().then(|| total / count.max(1) as f64)
     }
 }
 
@@ -55,14 +77,51 @@ mod tests {
         let mut t = VarianceTracker::<[f32; 4]>::new();
         let mut v = 0.0;
         for _ in 0..20_000 {
-            v = t.update(&[1.0, -2.0, 0.5, 3.0]);
+            v = t.update(&[1.0, -2.0, 0.5, 3.0]).unwrap();
         }
         assert!(v.abs() < 1e-4, "{v}");
         let mut t = VarianceTracker::<[f32; 2]>::new();
         for i in 0..20_000 {
             let s = if i % 2 == 0 { 1.0 } else { -1.0 };
-            v = t.update(&[s, -s]);
+            v = t.update(&[s, -s]).unwrap();
         }
         assert!((v - 1.0).abs() < 0.01, "{v}");
+    }
+
+    #[test]
+    fn averages_match_the_scalar_formula_and_non_finite_gradients_are_reported() {
+        // 1,030 + 10 values: several 1,024-value sums, partial lane chunks, two tensors.
+        type G = rebar_core::net::Dense<103, 10>;
+        let mut t = VarianceTracker::<G>::new();
+        let (mut first, mut second) = (vec![0.0f32; 1040], vec![0.0f32; 1040]);
+        let mut grad: Box<G> = bytemuck::zeroed_box();
+        let mut state = 0x1234_5678u32;
+        for _ in 0..50 {
+            let mut all = Vec::new();
+            for k in 0..G::COUNT {
+                for g in grad.tensor_mut(k) {
+                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    *g = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                    all.push(*g);
+                }
+            }
+            let v = t.update(&grad).unwrap();
+            for ((a, b), &g) in first.iter_mut().zip(&mut second).zip(&all) {
+                *a = DECAY * *a + (1.0 - DECAY) * g;
+                *b = DECAY * *b + (1.0 - DECAY) * g * g;
+            }
+            let tracked: Vec<f32> = (0..G::COUNT).flat_map(|k| t.first.tensor(k).to_vec()).collect();
+            assert_eq!(tracked, first);
+            let tracked: Vec<f32> = (0..G::COUNT).flat_map(|k| t.second.tensor(k).to_vec()).collect();
+            assert_eq!(tracked, second);
+            let exact =
+                first.iter().zip(&second).map(|(&a, &b)| b as f64 - (a as f64) * (a as f64)).sum::<f64>() / 1040.0;
+            assert!((v - exact).abs() <= 1e-5 * exact.abs(), "{v} vs {exact}");
+        }
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut t = VarianceTracker::<G>::new();
+            grad.tensor_mut(1)[9] = bad;
+            assert_eq!(t.update(&grad), None, "{bad}");
+        }
     }
 }
