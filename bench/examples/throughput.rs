@@ -5,7 +5,10 @@
 //! `cargo run --release -p rebar-bench --example throughput [-- SECONDS [REPEATS [FILTER...]]]`
 //!
 //! Prints one line per case, `framework,model,estimator,batch,steps_per_second`, the format of
-//! `bench/compare/` so the rows can be merged into one table. Each case is measured REPEATS times
+//! `bench/compare/` so the rows can be merged into one table, then two more columns: the dense
+//! maps' multiply-adds per example ([`rebar_core::ops`], counted over ten steps) and the rate
+//! they run at in GFLOP/s (2 flops per multiply-add), to hold against the machine's FMA peak
+//! (`cargo bench -p rebar-bench --bench kernels -- peak`). Each case is measured REPEATS times
 //! (default 3) for SECONDS each (default 2) after one second of warm-up, on one thread, and the
 //! median rate is printed: the machines this runs on are shared, and the median shrugs off a
 //! repeat that another process slowed down. With FILTERs, only the cases whose
@@ -16,8 +19,14 @@ use std::time::{Duration, Instant};
 
 use rebar_bench::{CASES, ESTIMATORS, with_case};
 
-/// The median rate of `step` over `repeats` measurements of `seconds` each, after a warm-up.
-fn measure(step: &mut dyn FnMut() -> f32, seconds: f64, repeats: usize) -> f64 {
+/// The dense maps' multiply-adds per step (over ten steps), then the median rate of `step` over
+/// `repeats` measurements of `seconds` each, after a warm-up.
+fn measure(step: &mut dyn FnMut() -> f32, seconds: f64, repeats: usize) -> (f64, f64) {
+    let before = rebar_core::ops::read();
+    for _ in 0..10 {
+        black_box(step());
+    }
+    let per_step = rebar_core::ops::read().since(before).multiply_adds as f64 / 10.0;
     let warm = Instant::now();
     while warm.elapsed() < Duration::from_secs(1) {
         black_box(step());
@@ -33,7 +42,7 @@ fn measure(step: &mut dyn FnMut() -> f32, seconds: f64, repeats: usize) -> f64 {
         })
         .collect();
     rates.sort_by(f64::total_cmp);
-    rates[rates.len() / 2]
+    (per_step, rates[rates.len() / 2])
 }
 
 fn main() {
@@ -41,15 +50,16 @@ fn main() {
     let seconds: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(2.0);
     let repeats: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3);
     let filters: Vec<String> = args.collect();
-    println!("framework,model,estimator,batch,steps_per_second");
+    println!("framework,model,estimator,batch,steps_per_second,multiply_adds_per_example,gflops");
     for kind in ESTIMATORS {
         for (model, batch) in CASES {
             let label = format!("{model},{},{batch}", kind.name());
             if !filters.is_empty() && !filters.iter().any(|f| label.contains(f.as_str())) {
                 continue;
             }
-            let rate = with_case(model, batch, kind, |step| measure(step, seconds, repeats));
-            println!("rebar,{label},{rate:.1}");
+            let (per_step, rate) = with_case(model, batch, kind, |step| measure(step, seconds, repeats));
+            let gflops = 2.0 * per_step * rate / 1e9;
+            println!("rebar,{label},{rate:.1},{:.0},{gflops:.1}", per_step / batch as f64);
         }
     }
 }

@@ -74,6 +74,7 @@ pub mod linalg;
 pub mod math;
 pub mod model;
 pub mod net;
+pub mod ops;
 pub mod optim;
 pub mod random;
 pub mod state;

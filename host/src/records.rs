@@ -126,6 +126,19 @@ pub struct Summary {
     pub build: String,
     /// The machine (CPU model, threads used).
     pub machine: String,
+    /// The estimator's work per example in this process's steps (absent in older summaries).
+    #[serde(default)]
+    pub work: Option<Work>,
+}
+
+/// Multiply-adds of the dense maps (encoder, decoder, baseline nets) per training example, as
+/// counted by `rebar_core::ops`: elementwise work and Adam are not included.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Work {
+    /// What the kernels did: the binary-input kernels add the active weight rows only.
+    pub multiply_adds_per_example: f64,
+    /// What dense kernels would have done on the same shapes.
+    pub dense_multiply_adds_per_example: f64,
 }
 
 /// One row of the `variance` command's CSV: an estimator's variance along the shared trajectory.

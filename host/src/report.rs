@@ -336,6 +336,8 @@ pub struct Group {
     pub test_iwae: Option<Stat>,
     /// Mean training steps per second of the runs.
     pub steps_per_second: Stat,
+    /// Millions of the dense maps' multiply-adds per example (if any run has it).
+    pub mega_multiply_adds: Option<Stat>,
 }
 
 impl Group {
@@ -418,6 +420,7 @@ pub fn group_runs(runs: Vec<Run>, by: &[GroupField]) -> Vec<Group> {
                 valid_iwae: stat(&|s| s.final_metrics.valid_iwae),
                 test_iwae: stat(&|s| s.final_metrics.test_iwae),
                 steps_per_second: always(&|s| s.steps_per_second),
+                mega_multiply_adds: stat(&|s| s.work.map(|w| w.multiply_adds_per_example / 1e6)),
                 key,
                 runs,
             }
@@ -437,8 +440,8 @@ pub fn group_runs(runs: Vec<Run>, by: &[GroupField]) -> Vec<Group> {
 }
 
 /// The metric columns of the table, after the grouping columns.
-pub const METRIC_COLUMNS: [&str; 6] =
-    ["seeds", "best train ELBO", "final train ELBO", "valid IWAE", "test IWAE", "steps/s"];
+pub const METRIC_COLUMNS: [&str; 7] =
+    ["seeds", "best train ELBO", "final train ELBO", "valid IWAE", "test IWAE", "steps/s", "M MAC/example"];
 
 /// What each column means (for `--help` and the report).
 pub const COLUMN_HELP: &str = "\
@@ -451,7 +454,10 @@ run shows its value alone; \"(k/n)\" marks a value that only k of the n runs hav
   final train ELBO  last epoch's training ELBO (final_metrics.train_elbo)
   valid IWAE        IWAE bound on the validation split at the end (final_metrics.valid_iwae)
   test IWAE         IWAE bound on the test split at the end (final_metrics.test_iwae)
-  steps/s           mean training steps per second of the run (steps_per_second)";
+  steps/s           mean training steps per second of the run (steps_per_second)
+  M MAC/example     millions of multiply-adds per training example in the dense maps, as the
+                    kernels did them (binary inputs add only active weight rows; elementwise work
+                    and Adam not counted; work.multiply_adds_per_example)";
 
 /// The Markdown table of `groups`: one column per grouping field, then [`METRIC_COLUMNS`].
 pub fn markdown_table(groups: &[Group], by: &[GroupField]) -> String {
@@ -470,6 +476,7 @@ pub fn markdown_table(groups: &[Group], by: &[GroupField]) -> String {
                 opt(&g.valid_iwae, 2),
                 opt(&g.test_iwae, 2),
                 g.steps_per_second.format(1, n),
+                opt(&g.mega_multiply_adds, 2),
             ]);
             row
         })

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rebar_host::records::{DataSource, EpochRow, FORMAT_VERSION, FinalMetrics, Summary, files};
+use rebar_host::records::{DataSource, EpochRow, FORMAT_VERSION, FinalMetrics, Summary, Work, files};
 use rebar_host::report::{self, GroupField, ReportError};
 
 struct Fake {
@@ -47,6 +47,11 @@ fn summary(f: &Fake) -> Summary {
         },
         build: "test".into(),
         machine: "test".into(),
+        // rebar's runs state their work (1.0, 1.1, 1.2 M by seed); the others are older summaries.
+        work: (f.estimator == "rebar").then_some(Work {
+            multiply_adds_per_example: (1.0 + 0.1 * f.seed as f64) * 1e6,
+            dense_multiply_adds_per_example: 2e6,
+        }),
     }
 }
 
@@ -164,22 +169,23 @@ fn groups_over_seeds_with_mean_and_standard_error() {
             "final train ELBO",
             "valid IWAE",
             "test IWAE",
-            "steps/s"
+            "steps/s",
+            "M MAC/example"
         ]
     );
 
     // rebar: best −100, −102, −101: mean −101, s = 1, s.e. = 1/√3 = 0.577.
     // final −100.5, −102.5, −101: mean −101.333, s = 1.041, s.e. = 0.601.
     // valid −98, −99, −100: −99 ± 0.577; test only 2 of 3: (−98.5 − 99.5)/2 = −99 ± 0.5.
-    // steps/s 100, 110, 120: 110 ± 5.77.
+    // steps/s 100, 110, 120: 110 ± 5.77. M MAC/example 1.0, 1.1, 1.2: 1.1 ± 0.0577.
     let r = row(&table, &["gen", "linear1", "rebar", "0.0003"]);
     assert_eq!(
         r[4..],
-        ["3", "-101.00 ± 0.58", "-101.33 ± 0.60", "-99.00 ± 0.58", "-99.00 ± 0.50 (2/3)", "110.0 ± 5.8"]
+        ["3", "-101.00 ± 0.58", "-101.33 ± 0.60", "-99.00 ± 0.58", "-99.00 ± 0.50 (2/3)", "110.0 ± 5.8", "1.10 ± 0.06"]
     );
     // One seed: the value alone; no IWAE at all: "—".
     let n = row(&table, &["gen", "linear1", "nvil", "0.0003"]);
-    assert_eq!(n[4..], ["1", "-110.25", "-111.00", "—", "—", "300.0"]);
+    assert_eq!(n[4..], ["1", "-110.25", "-111.00", "—", "—", "300.0", "—"]);
     // Learning rates sort numerically and form their own groups.
     let lines: Vec<&str> = table.lines().collect();
     let pos = |lr: &str| lines.iter().position(|l| l.contains("nvil") && l.contains(lr)).unwrap();
@@ -293,6 +299,7 @@ fn report_help_documents_the_columns() {
         "best train ELBO",
         "standard error",
         "steps/s",
+        "M MAC/example",
     ] {
         assert!(t.contains(needle), "missing {needle:?} in:\n{t}");
     }

@@ -242,6 +242,7 @@ macro_rules! col_tiles {
 /// y += x · W
 pub fn matmul_acc(x: &[f32], w: &[f32], y: &mut [f32], n_in: usize, n_out: usize) {
     let rows = (y.len() / n_out.max(1)).min(x.len() / n_in.max(1));
+    crate::ops::count(rows * n_in * n_out, rows * n_in * n_out);
     if n_out == 1 && n_in > 1 {
         // One dot product per row: y[r] += x[r]·w.
         let w = &w[..n_in];
@@ -420,6 +421,7 @@ pub fn matmul_t_acc(dy: &[f32], w: &[f32], dx: &mut [f32], n_in: usize, n_out: u
         return matmul_acc(dy, w, dx, 1, n_in);
     }
     let rows = (dx.len() / n_in.max(1)).min(dy.len() / n_out.max(1));
+    crate::ops::count(rows * n_in * n_out, rows * n_in * n_out);
     if rows == 0 || n_in == 0 {
         return;
     }
@@ -670,6 +672,7 @@ pub fn outer_acc(x: &[f32], dy: &[f32], dw: &mut [f32], n_in: usize, n_out: usiz
         // dw[i] += Σ_r dy[r]·x[r][i]: the forward kernel for one row of `rows` inputs.
         return matmul_acc(&dy[..rows], &x[..rows * n_in], &mut dw[..n_in], rows, n_in);
     }
+    crate::ops::count(rows * n_in * n_out, rows * n_in * n_out);
     if rows == 0 || n_out == 0 {
         return;
     }
@@ -732,6 +735,15 @@ fn outer_tile<const MI: usize, const NR: usize, const K: usize>(
 // ---------------------------------------------------------------------------------------------
 // Binary inputs
 
+/// A binary kernel's work for [`crate::ops`]: one weight row added per active input.
+#[inline(always)]
+fn count_binary(counts: &[u16], n_in: usize, n_out: usize) {
+    if crate::ops::ENABLED {
+        let active: usize = counts.iter().map(|&c| usize::from(c)).sum();
+        crate::ops::count(active * n_out, counts.len() * n_in * n_out);
+    }
+}
+
 /// y += x · W for binary `x` given as active indices: `y[r] += Σ_{j < counts[r]} W[idx[r·n_in + j]]`.
 ///
 /// `idx` holds each row's active (one-valued) inputs at a stride of `n_in` (row `r` in
@@ -739,6 +751,7 @@ fn outer_tile<const MI: usize, const NR: usize, const K: usize>(
 /// `rows = min(counts.len(), y.len() / n_out)`. Panics if an index is `≥ n_in`.
 pub fn matmul_acc_binary(idx: &[u16], counts: &[u16], w: &[f32], y: &mut [f32], n_in: usize, n_out: usize) {
     let rows = counts.len().min(y.len() / n_out.max(1));
+    count_binary(&counts[..rows], n_in, n_out);
     if rows == 0 || n_out == 0 {
         return;
     }
@@ -835,6 +848,7 @@ pub(super) fn active_row(x: &[f32], idx: &mut [u16]) -> (usize, bool) {
 /// Panics if an index is `≥ n_in`.
 pub fn outer_acc_binary(idx: &[u16], counts: &[u16], dy: &[f32], dw: &mut [f32], n_in: usize, n_out: usize) {
     let rows = counts.len().min(dy.len() / n_out.max(1));
+    count_binary(&counts[..rows], n_in, n_out);
     if rows == 0 || n_out == 0 {
         return;
     }

@@ -254,6 +254,7 @@ fn summary(config: &TrainConfig, o: &Outcome, args: &TrainArgs) -> Summary {
         },
         build: build(),
         machine: machine(),
+        work: o.work,
     }
 }
 
@@ -294,6 +295,13 @@ fn print_summary(s: &Summary, o: &Outcome, dir: &std::path::Path) {
         extra += &format!("   mean η {e:.3}");
     }
     println!("{extra}");
+    if let Some(w) = s.work {
+        println!(
+            "  work per example: {:.2} M multiply-adds in the dense maps ({:.2} M without the binary-input savings)",
+            w.multiply_adds_per_example / 1e6,
+            w.dense_multiply_adds_per_example / 1e6
+        );
+    }
     println!(
         "Results in {}: {}, {}, {}, {}, {}, {}",
         dir.display(),

@@ -54,6 +54,8 @@ pub struct Outcome {
     pub valid: Evaluation,
     /// Final evaluation on test.
     pub test: Evaluation,
+    /// The estimates' multiply-adds per example over this process's steps (None if none ran).
+    pub work: Option<crate::records::Work>,
 }
 
 /// One run's state.
@@ -75,6 +77,8 @@ pub struct Session<'d, M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usi
     window: EpochSums,
     timing: Vec<TimingRow>,
     last: rebar_core::Diagnostics,
+    /// Σ of the estimates' kernel work and the examples it covered, in this process.
+    work: (rebar_core::ops::OpCount, u64),
 }
 
 impl<'d, M, const X: usize, const H: usize, const Y: usize> Session<'d, M, X, H, Y>
@@ -114,6 +118,7 @@ where
             window: EpochSums::default(),
             timing: Vec::new(),
             last: Default::default(),
+            work: Default::default(),
         };
         if session.out.resume {
             session.restore()?;
@@ -230,7 +235,12 @@ where
             let (n, epoch) = self.feed.load(self.step);
             self.model.load_batch(&self.feed.inputs[..n], &self.feed.targets[..n], &mut self.scratch);
             let mut rng = stream_rng(self.config.seed, Stream::Noise, self.step);
+            let before = rebar_core::ops::read();
             let d = self.estimator.estimate(&self.model, &mut self.scratch, &mut rng, &mut self.grad);
+            let done = rebar_core::ops::read().since(before);
+            self.work.0.multiply_adds = self.work.0.multiply_adds.wrapping_add(done.multiply_adds);
+            self.work.0.dense_multiply_adds = self.work.0.dense_multiply_adds.wrapping_add(done.dense_multiply_adds);
+            self.work.1 += n as u64;
             // The tracker's pass over the gradient is also its finiteness check.
             let variance = self.tracker.update(&self.grad);
             let Some(variance) = variance.filter(|_| d.elbo.is_finite()) else {
@@ -333,6 +343,10 @@ where
             steps: self.step,
             steps_per_epoch: per_epoch,
             steps_per_second: (self.step - first_step) as f64 / train_seconds.max(1e-9),
+            work: (rebar_core::ops::ENABLED && self.work.1 > 0).then(|| crate::records::Work {
+                multiply_adds_per_example: self.work.0.multiply_adds as f64 / self.work.1 as f64,
+                dense_multiply_adds_per_example: self.work.0.dense_multiply_adds as f64 / self.work.1 as f64,
+            }),
             seconds: start.elapsed().as_secs_f64(),
             valid,
             test,
