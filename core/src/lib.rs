@@ -23,7 +23,13 @@
 //! [`math`] (scalar reference and SIMD elementwise functions), [`linalg`] (dense kernels),
 //! [`net`] (affine and tanh maps with forward, reverse and second-order modes), [`model`]
 //! (one- and two-layer SBNs, the paper's models), [`estimator`] (every estimator behind one
-//! trait), [`optim`] (Adam), [`toy`] (the paper's toy problem), [`random`], [`tensors`].
+//! trait), [`optim`] (Adam), [`toy`] (the paper's toy problem), [`random`], [`tensors`],
+//! [`ops`] (multiply-add counters).
+//!
+//! ## Features
+//! - `defmt`: log through `defmt` (firmware; log calls compile only for `target_os = "none"`).
+//! - `count-ops`: every SIMD kernel counts its multiply-adds in two process-wide atomics
+//!   ([`ops`]), so a host can state the work per example. Off by default.
 //!
 //! ## Example: train a small SBN with learned-temperature REBAR
 //! ```

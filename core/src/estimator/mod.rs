@@ -102,7 +102,8 @@ pub struct Diagnostics {
     pub variance_objective: Option<f32>,
 }
 
-/// Cost of one estimate, per example.
+/// Cost of one estimate, per example, in passes. The multiply-adds those passes take depend on
+/// the model and on the data's density of ones; [`crate::ops`] counts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cost {
     /// Evaluations of the objective f (hard or relaxed forward passes of the generative model).
