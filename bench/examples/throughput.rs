@@ -2,22 +2,24 @@
 //! one step is [`rebar_bench::TrainingStep`] (estimate, the model's Adam update and the
 //! control-variate update), exactly what `cargo bench -p rebar-bench --bench training_step` times.
 //!
-//! `cargo run --release -p rebar-bench --example throughput [-- SECONDS [REPEATS [FILTER...]]]`
+//! `cargo run --release -p rebar-bench --example throughput [-- [--threads N] SECONDS [REPEATS [FILTER...]]]`
 //!
-//! Prints one line per case, `framework,model,estimator,batch,steps_per_second`, the format of
-//! `bench/compare/` so the rows can be merged into one table, then two more columns: the dense
+//! Prints one line per case, `framework,threads,model,estimator,batch,steps_per_second`, the
+//! format of `bench/compare/` so the rows can be merged into one table, then two more columns: the dense
 //! maps' multiply-adds per example ([`rebar_core::ops`], counted over ten steps) and the rate
 //! they run at in GFLOP/s (2 flops per multiply-add), to hold against the machine's FMA peak
 //! (`cargo bench -p rebar-bench --bench kernels -- peak`). Each case is measured REPEATS times
 //! (default 3) for SECONDS each (default 2) after one second of warm-up, on one thread, and the
 //! median rate is printed: the machines this runs on are shared, and the median shrugs off a
-//! repeat that another process slowed down. With FILTERs, only the cases whose
+//! repeat that another process slowed down. With `--threads N` (N ≥ 2) each step is the
+//! data-parallel step of `rebar train --train-threads N` ([`rebar_host::train::parallel`]) and
+//! only the estimators that shard exactly run. With FILTERs, only the cases whose
 //! `model,estimator,batch` contains one of them run (e.g. `linear1,rebar,` or `,24`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use rebar_bench::{CASES, ESTIMATORS, with_case};
+use rebar_bench::{CASES, ESTIMATORS, with_parallel_case};
 
 /// The dense maps' multiply-adds per step (over ten steps), then the median rate of `step` over
 /// `repeats` measurements of `seconds` each, after a warm-up.
@@ -46,20 +48,26 @@ fn measure(step: &mut dyn FnMut() -> f32, seconds: f64, repeats: usize) -> (f64,
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    let mut threads = 1;
+    if args.peek().is_some_and(|a| a == "--threads") {
+        args.next();
+        threads = args.next().and_then(|s| s.parse().ok()).filter(|&t| t >= 1).expect("--threads takes a count ≥ 1");
+    }
     let seconds: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(2.0);
     let repeats: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3);
     let filters: Vec<String> = args.collect();
-    println!("framework,model,estimator,batch,steps_per_second,multiply_adds_per_example,gflops");
-    for kind in ESTIMATORS {
+    println!("framework,threads,model,estimator,batch,steps_per_second,multiply_adds_per_example,gflops");
+    for kind in ESTIMATORS.into_iter().filter(|k| threads == 1 || k.shards_exactly()) {
         for (model, batch) in CASES {
             let label = format!("{model},{},{batch}", kind.name());
             if !filters.is_empty() && !filters.iter().any(|f| label.contains(f.as_str())) {
                 continue;
             }
-            let (per_step, rate) = with_case(model, batch, kind, |step| measure(step, seconds, repeats));
+            let (per_step, rate) =
+                with_parallel_case(model, batch, kind, threads, |step| measure(step, seconds, repeats));
             let gflops = 2.0 * per_step * rate / 1e9;
-            println!("rebar,{label},{rate:.1},{:.0},{gflops:.1}", per_step / batch as f64);
+            println!("rebar,{threads},{label},{rate:.1},{:.0},{gflops:.1}", per_step / batch as f64);
         }
     }
 }

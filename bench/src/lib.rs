@@ -9,6 +9,8 @@ use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rebar_core::model::{LATENT, Linear1, Linear2, Nonlinear, PIXELS};
 use rebar_core::{Adam, AdamConfig, Sbn};
+use rebar_host::train::parallel::DataParallel;
+use rebar_host::train::variance::VarianceTracker;
 use rebar_host::train::{AnyEstimator, EstimatorKind, EstimatorOptions};
 
 /// Every estimator the host offers, in the order of the tables.
@@ -47,17 +49,28 @@ pub struct TrainingStep<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIX
     scratch: Box<M::Scratch<B>>,
     estimator: AnyEstimator<M, PIXELS, LATENT, B>,
     batch: Vec<[f32; PIXELS]>,
+    /// With two or more threads: the data-parallel step of `rebar train --train-threads`, its
+    /// variance metric included (the trainer's loop does that pass too), and its step count.
+    parallel: Option<(DataParallel<M, PIXELS, LATENT>, VarianceTracker<M>, u64)>,
 }
 
-impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]>, const B: usize> TrainingStep<M, B> {
-    /// A freshly initialised model and estimator, seeded.
-    pub fn new(kind: EstimatorKind) -> Self {
+impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]> + Send + Sync, const B: usize> TrainingStep<M, B> {
+    /// A freshly initialised model and estimator, seeded, stepping on `threads` threads (see
+    /// [`rebar_host::train::parallel`]; 1: the single-threaded step).
+    pub fn new(kind: EstimatorKind, threads: usize) -> Self {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
         let mut model: Box<M> = bytemuck::zeroed_box();
         model.init(&mut rng);
         model.set_data_mean(&[0.13; PIXELS], &[0.13; PIXELS]);
         let estimator =
             AnyEstimator::new(kind, EstimatorOptions::default(), &mut rng).expect("default options are valid");
+        let parallel = (threads > 1).then(|| {
+            assert!(kind.shards_exactly(), "{} does not run data-parallel", kind.name());
+            let mut replica = || AnyEstimator::new(kind, EstimatorOptions::default(), &mut rng).expect("valid");
+            let first = replica();
+            let replicas = (1..threads).map(|_| replica()).collect();
+            (DataParallel::new(first, replicas).expect("threads start"), VarianceTracker::new(), 0)
+        });
         let batch = (0..B).map(|i| core::array::from_fn(|j| ((i * 7 + j * 13) % 8 == 0) as u8 as f32)).collect();
         TrainingStep {
             rng,
@@ -67,11 +80,21 @@ impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]>, const B: usi
             scratch: bytemuck::zeroed_box(),
             estimator,
             batch,
+            parallel,
         }
     }
 
     /// One step; returns the batch's mean ELBO (so that the work cannot be optimised away).
     pub fn run(&mut self) -> f32 {
+        if let Some((parallel, tracker, step)) = &mut self.parallel {
+            *step += 1;
+            let seed = *step * parallel.shards() as u64;
+            let rng = |w: usize| Xoshiro256PlusPlus::seed_from_u64(seed + w as u64);
+            let lr = LEARNING_RATE;
+            let out =
+                parallel.step(&mut self.model, &mut self.adam, tracker, &self.batch, &self.batch, rng, lr, 10.0 * lr);
+            return out.diagnostics.elbo;
+        }
         self.model.load_batch(&self.batch, &self.batch, &mut self.scratch);
         let d = self.estimator.estimate(&self.model, &mut self.scratch, &mut self.rng, &mut self.grad);
         self.adam.step(&mut self.model, &self.grad, LEARNING_RATE, AdamConfig::REBAR);
@@ -80,23 +103,59 @@ impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]>, const B: usi
     }
 }
 
-/// Calls `f` with a boxed step of `kind` for the named (model, batch) case of [`CASES`]: the one
-/// place that maps a case's names to its types.
+/// Calls `f` with a step of `kind` for the named (model, batch) case of [`CASES`], on one thread.
 pub fn with_case<R>(model: &str, batch: usize, kind: EstimatorKind, f: impl FnOnce(&mut dyn FnMut() -> f32) -> R) -> R {
-    fn go<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]>, const B: usize, R>(
-        kind: EstimatorKind,
-        f: impl FnOnce(&mut dyn FnMut() -> f32) -> R,
-    ) -> R {
-        let mut step = TrainingStep::<M, B>::new(kind);
-        f(&mut || step.run())
+    struct OneThread<F>(F);
+    impl<R, F: FnOnce(&mut dyn FnMut() -> f32) -> R> Case<R> for OneThread<F> {
+        fn run<M: Model, const B: usize>(self, kind: EstimatorKind) -> R {
+            let mut step = TrainingStep::<M, B>::new(kind, 1);
+            (self.0)(&mut || step.run())
+        }
     }
+    dispatch(model, batch, kind, OneThread(f))
+}
+
+/// [`with_case`] on `threads` threads: `f` runs inside the data-parallel step's thread pool, as
+/// `rebar train --train-threads` runs its loop (see [`rebar_host::train::parallel`]).
+pub fn with_parallel_case<R: Send>(
+    model: &str,
+    batch: usize,
+    kind: EstimatorKind,
+    threads: usize,
+    f: impl FnOnce(&mut dyn FnMut() -> f32) -> R + Send,
+) -> R {
+    struct Threads<F>(usize, F);
+    impl<R: Send, F: FnOnce(&mut dyn FnMut() -> f32) -> R + Send> Case<R> for Threads<F> {
+        fn run<M: Model, const B: usize>(self, kind: EstimatorKind) -> R {
+            let Threads(threads, f) = self;
+            let mut step = TrainingStep::<M, B>::new(kind, threads);
+            match step.parallel.as_ref().map(|(p, ..)| p.pool()) {
+                Some(pool) => pool.install(|| f(&mut || step.run())),
+                None => f(&mut || step.run()),
+            }
+        }
+    }
+    dispatch(model, batch, kind, Threads(threads, f))
+}
+
+/// The models of the bench cases.
+trait Model: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]> + Send + Sync {}
+impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]> + Send + Sync> Model for M {}
+
+/// Work on one case's types.
+trait Case<R> {
+    fn run<M: Model, const B: usize>(self, kind: EstimatorKind) -> R;
+}
+
+/// The one place that maps a case's names to its types.
+fn dispatch<R>(model: &str, batch: usize, kind: EstimatorKind, case: impl Case<R>) -> R {
     match (model, batch) {
-        ("linear1", 24) => go::<Linear1, 24, R>(kind, f),
-        ("linear1", 1) => go::<Linear1, 1, R>(kind, f),
-        ("linear2", 24) => go::<Linear2, 24, R>(kind, f),
-        ("linear2", 1) => go::<Linear2, 1, R>(kind, f),
-        ("nonlinear", 24) => go::<Nonlinear, 24, R>(kind, f),
-        ("nonlinear", 1) => go::<Nonlinear, 1, R>(kind, f),
+        ("linear1", 24) => case.run::<Linear1, 24>(kind),
+        ("linear1", 1) => case.run::<Linear1, 1>(kind),
+        ("linear2", 24) => case.run::<Linear2, 24>(kind),
+        ("linear2", 1) => case.run::<Linear2, 1>(kind),
+        ("nonlinear", 24) => case.run::<Nonlinear, 24>(kind),
+        ("nonlinear", 1) => case.run::<Nonlinear, 1>(kind),
         _ => panic!("no bench case for model {model} at batch {batch}"),
     }
 }

@@ -76,6 +76,17 @@ impl<P: Tensors> Adam<P> {
 
     /// One minimisation step `params ← params − update(grad)` with learning rate `lr`.
     pub fn step(&mut self, params: &mut P, grad: &P, lr: f32, c: AdamConfig) {
+        let step = self.begin_step(lr, c);
+        for i in 0..P::COUNT {
+            let (p, g, m, v) = (params.tensor_mut(i), grad.tensor(i), self.m.tensor_mut(i), self.v.tensor_mut(i));
+            step.apply(p, g, m, v);
+        }
+    }
+
+    /// Advances the step count and returns the step's update, for callers that apply it to
+    /// pieces of the parameters themselves (e.g. split across threads): applying it to every
+    /// element once, in any order and any pieces, is exactly [`Adam::step`].
+    pub fn begin_step(&mut self, lr: f32, c: AdamConfig) -> AdamStep {
         if self.t == 0 {
             self.beta_powers = [1.0, 1.0];
         }
@@ -83,10 +94,26 @@ impl<P: Tensors> Adam<P> {
         self.beta_powers[0] *= c.beta1 as f64;
         self.beta_powers[1] *= c.beta2 as f64;
         let lr_t = (lr as f64 * libm::sqrt(1.0 - self.beta_powers[1]) / (1.0 - self.beta_powers[0])) as f32;
-        let flush_v = self.t.is_multiple_of(V_FLUSH_PERIOD);
-        for i in 0..P::COUNT {
-            let (p, g, m, v) = (params.tensor_mut(i), grad.tensor(i), self.m.tensor_mut(i), self.v.tensor_mut(i));
-            if flush_v { update::<true>(p, g, m, v, lr_t, c) } else { update::<false>(p, g, m, v, lr_t, c) }
+        AdamStep { lr_t, flush_v: self.t.is_multiple_of(V_FLUSH_PERIOD), config: c }
+    }
+}
+
+/// One Adam step's elementwise update (from [`Adam::begin_step`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamStep {
+    lr_t: f32,
+    flush_v: bool,
+    config: AdamConfig,
+}
+
+impl AdamStep {
+    /// Updates the parameters `p` and their moments `m`, `v` (matching pieces of a tensor and
+    /// of [`Adam::m`], [`Adam::v`]) with the gradient `g`; all four have the same length.
+    pub fn apply(&self, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        if self.flush_v {
+            update::<true>(p, g, m, v, self.lr_t, self.config)
+        } else {
+            update::<false>(p, g, m, v, self.lr_t, self.config)
         }
     }
 }

@@ -78,6 +78,13 @@ impl<const X: usize, const B: usize> Baseline<X, B> {
         self.adam.visit_state(key, v);
     }
 
+    /// Shows each tensor of the pending gradient.
+    pub fn visit_gradient(&mut self, f: &mut dyn FnMut(&mut [f32])) {
+        for t in 0..<BaselineNet<X> as Tensors>::COUNT {
+            f(self.grad.tensor_mut(t));
+        }
+    }
+
     /// One Adam step on the accumulated gradient, which is then cleared.
     pub fn step(&mut self, lr: f32) {
         self.adam.step(&mut self.net, &self.grad, lr, AdamConfig::REBAR);

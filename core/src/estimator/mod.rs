@@ -74,7 +74,7 @@ pub use concrete::Concrete;
 pub use disarm::DisArm;
 pub use muprop::MuProp;
 pub use nvil::Nvil;
-pub use rebar::{Rebar, RebarConfig, RebarConfigError, Temperature, TildeNoise};
+pub use rebar::{GradientTotals, Rebar, RebarConfig, RebarConfigError, Temperature, TildeNoise};
 pub use reinforce::Reinforce;
 pub use relax::{Relax, RelaxNet};
 pub use rloo::Rloo;
@@ -140,6 +140,14 @@ pub trait Estimator<M: Sbn<H>, const H: usize, const B: usize> {
     /// to a checkpoint visitor. Estimators without learned state show nothing.
     fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor) {
         let _ = v;
+    }
+
+    /// Shows each pending control-variate gradient (what the next
+    /// [`Estimator::update_control_variates`] applies), in a fixed order, so that data-parallel
+    /// training can average them over replicas of the estimator. Estimators without learned
+    /// parameters show nothing.
+    fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
+        let _ = f;
     }
 }
 

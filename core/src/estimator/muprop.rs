@@ -121,4 +121,11 @@ where
         }
         self.scales.visit_state("scales", v);
     }
+
+    fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
+        for b in &mut self.baselines {
+            b.visit_gradient(f);
+        }
+        f(&mut self.scales.grad);
+    }
 }

@@ -75,4 +75,8 @@ where
     fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor) {
         self.baseline.visit_state("baseline", v);
     }
+
+    fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
+        self.baseline.visit_gradient(f);
+    }
 }

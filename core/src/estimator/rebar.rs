@@ -132,6 +132,35 @@ impl core::fmt::Display for RebarConfigError {
 
 impl core::error::Error for RebarConfigError {}
 
+/// Sums over (pieces of) g = A + η ⊙ B that the variance gradient needs (see
+/// [`Rebar::combine_slice`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GradientTotals {
+    /// Σ g_j².
+    pub sum_squares: f64,
+    /// Number of values summed.
+    pub count: usize,
+    /// ⟨g_t, B_t⟩ per tensor.
+    pub g_dot_b: [f64; MAX_TENSORS],
+}
+
+impl Default for GradientTotals {
+    fn default() -> Self {
+        GradientTotals { sum_squares: 0.0, count: 0, g_dot_b: [0.0; MAX_TENSORS] }
+    }
+}
+
+impl GradientTotals {
+    /// Adds the sums of another piece.
+    pub fn add(&mut self, other: &GradientTotals) {
+        self.sum_squares += other.sum_squares;
+        self.count += other.count;
+        for (a, b) in self.g_dot_b.iter_mut().zip(&other.g_dot_b) {
+            *a += b;
+        }
+    }
+}
+
 /// REBAR for a model `M` with inputs of `X` values, `H` units per stochastic layer, batches of
 /// at most `B`. Large (it holds a gradient-sized buffer): keep it in a `static` or a `Box`.
 #[derive(Zeroable)]
@@ -202,9 +231,9 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     }
 
     /// Stage 1 of an estimate: draws the noise, runs the hard pass, writes A (the NVIL part) to
-    /// `grad` and B (the control variate before η) to the internal buffer. Returns false (with a
-    /// zero gradient) for an empty batch.
-    pub(crate) fn parts<R: Rng + ?Sized>(
+    /// `grad` and B (the control variate before η) to [`Rebar::control_variate_part`], both as
+    /// means over the loaded rows. Returns false (with a zero gradient) for an empty batch.
+    pub fn estimate_parts<R: Rng + ?Sized>(
         &mut self,
         model: &M,
         s: &mut M::Scratch<B>,
@@ -255,35 +284,72 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         true
     }
 
+    /// B of the last [`Rebar::estimate_parts`] (before η), as a mean over its rows. With coupled
+    /// noise only the encoder tensors ([`Rebar::has_control_variate_part`]) are meaningful.
+    pub fn control_variate_part(&self) -> &M {
+        &self.cv_grad
+    }
+
+    /// [`Rebar::control_variate_part`], mutable (data-parallel training averages it over shards).
+    pub fn control_variate_part_mut(&mut self) -> &mut M {
+        &mut self.cv_grad
+    }
+
+    /// Whether tensor `t` has a control-variate part B_t (with coupled noise, only the encoders).
+    pub fn has_control_variate_part(&self, t: usize) -> bool {
+        self.independent_tilde || (0..M::LAYERS).any(|l| M::encoder_tensors(l).contains(&t))
+    }
+
+    /// Stage 2a on a piece of tensor `t`: `g ← g + η_t·b` (g: A_t, b: B_t, or ignored if the
+    /// tensor has no B), returning the piece's Σ g² and ⟨g, B_t⟩. Summing the totals of pieces
+    /// that cover every tensor once gives [`Rebar::variance_gradients`] what it needs.
+    pub fn combine_slice(&self, t: usize, g: &mut [f32], b: &[f32]) -> GradientTotals {
+        let mut totals = GradientTotals { count: g.len(), ..GradientTotals::default() };
+        if self.has_control_variate_part(t) && t < MAX_TENSORS {
+            let (squares, products) = axpy_sum_squares_dot(g, self.eta.eta(t), b);
+            totals.sum_squares = squares;
+            totals.g_dot_b[t] = products;
+        } else {
+            totals.sum_squares = sum_squares(g);
+        }
+        totals
+    }
+
     /// Stage 2: g = `grad` + η ⊙ B, the variance objective V = mean_j g_j², and (if the control
     /// variates train) the variance gradients of η, the baseline and log λ. Keeps J_l·g per layer
     /// for [`Rebar::encoder_tangent_of_gradient`].
     pub(crate) fn finish(&mut self, model: &M, s: &mut M::Scratch<B>, grad: &mut M) -> Diagnostics {
+        // g_t = A_t + η_t·B_t with Σ g² and ⟨g_t, B_t⟩ in the same pass; with coupled noise B_t
+        // is zero off the encoders, where g_t = A_t and ⟨g_t, B_t⟩ = 0.
+        let mut totals = GradientTotals::default();
+        for t in 0..M::COUNT {
+            totals.add(&self.combine_slice(t, grad.tensor_mut(t), self.cv_grad.tensor(t)));
+        }
+        self.variance_gradients(model, s, grad, &totals)
+    }
+
+    /// Stage 2b, once g = A + η ⊙ B is complete in `grad` and `totals` sums
+    /// [`Rebar::combine_slice`] over all of it: the variance objective and, if the control
+    /// variates train, the variance gradients of η, of the baseline and of log λ for the rows
+    /// loaded in `s` (means over them; with several shards, `grad` and `totals` are the whole
+    /// batch's while `s` holds this replica's shard).
+    pub fn variance_gradients(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        grad: &M,
+        totals: &GradientTotals,
+    ) -> Diagnostics {
         let n = M::rows(s).n;
         let inv_n = 1.0 / n as f32;
         let etas = self.eta.etas();
-        // g_t = A_t + η_t·B_t with Σ g² and ⟨g_t, B_t⟩ in the same pass; with coupled noise B_t
-        // is zero off the encoders, where g_t = A_t and ⟨g_t, B_t⟩ = 0.
-        let (mut sum_sq, mut count) = (0.0f64, 0usize);
-        let mut g_dot_b = [0.0f64; MAX_TENSORS];
-        for t in 0..M::COUNT {
-            let has_b = self.independent_tilde || (0..M::LAYERS).any(|l| M::encoder_tensors(l).contains(&t));
-            let g_t = grad.tensor_mut(t);
-            count += g_t.len();
-            if has_b {
-                let (squares, products) = axpy_sum_squares_dot(g_t, etas[t], self.cv_grad.tensor(t));
-                sum_sq += squares;
-                g_dot_b[t] = products;
-            } else {
-                sum_sq += sum_squares(g_t);
-            }
-        }
-        self.variance = (sum_sq / count.max(1) as f64) as f32;
+        let count = totals.count;
+        self.variance = (totals.sum_squares / count.max(1) as f64) as f32;
 
         if self.train_control_variates {
             let two_over_n_params = 2.0 / count.max(1) as f32;
             // ∂V/∂η_t = (2/N)·⟨g_t, B_t⟩.
-            for (t, &d) in g_dot_b.iter().enumerate().take(M::COUNT) {
+            for (t, &d) in totals.g_dot_b.iter().enumerate().take(M::COUNT) {
                 self.eta.add_eta_gradient(t, two_over_n_params * d as f32);
             }
             // ∂V/∂c_i = (2/N)(1/n)·Σ_l ⟨J_{l,i} g, b_l,i − θ_l,i⟩, then backpropagated into c.
@@ -330,6 +396,13 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     /// Whether the control variates train.
     pub(crate) fn trains_control_variates(&self) -> bool {
         self.train_control_variates
+    }
+
+    /// Shows the pending gradients of the baseline, η and log λ (shared with RELAX).
+    pub(crate) fn visit_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
+        self.baseline.visit_gradient(f);
+        f(&mut self.eta.grad);
+        f(&mut self.tau_grad);
     }
 
     /// Shows the learned state (baseline, η, log λ and their optimisers) to a visitor (shared
@@ -487,7 +560,7 @@ where
         rng: &mut R,
         grad: &mut M,
     ) -> Diagnostics {
-        if self.parts(model, s, rng, grad) { self.finish(model, s, grad) } else { Diagnostics::default() }
+        if self.estimate_parts(model, s, rng, grad) { self.finish(model, s, grad) } else { Diagnostics::default() }
     }
 
     fn update_control_variates(&mut self, lr: f32) {
@@ -496,5 +569,9 @@ where
 
     fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor) {
         self.visit(v);
+    }
+
+    fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
+        self.visit_gradients(f);
     }
 }

@@ -195,7 +195,7 @@ where
         rng: &mut R,
         grad: &mut M,
     ) -> Diagnostics {
-        if !self.rebar.parts(model, s, rng, grad) {
+        if !self.rebar.estimate_parts(model, s, rng, grad) {
             return Diagnostics::default();
         }
         self.add_relax_term(model, s, grad);
@@ -223,6 +223,15 @@ where
             crate::state::visit_tensors(net, "relax_net", v);
             crate::state::visit_tensors(g, "relax_net", v);
             a.visit_state("relax_net", v);
+        }
+    }
+
+    fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
+        self.rebar.visit_gradients(f);
+        for g in &mut self.grads {
+            for t in 0..<RelaxNet<H, RH> as Tensors>::COUNT {
+                f(g.tensor_mut(t));
+            }
         }
     }
 }

@@ -86,4 +86,9 @@ where
         self.baseline.visit_state("baseline", v);
         self.scale.visit_state("scale", v);
     }
+
+    fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
+        self.baseline.visit_gradient(f);
+        f(&mut self.scale.grad);
+    }
 }

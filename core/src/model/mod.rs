@@ -125,7 +125,7 @@ pub trait Sbn<const H: usize>: Tensors + Zeroable {
     /// One example's target (the whole image, or its bottom half).
     type Target: Copy + Zeroable;
     /// Workspace for a batch of at most `B` rows.
-    type Scratch<const B: usize>: Zeroable;
+    type Scratch<const B: usize>: Zeroable + Send + Sync;
 
     /// Initialises the parameters (truncated normal weights, zero biases and prior).
     fn init<R: Rng + ?Sized>(&mut self, rng: &mut R);

@@ -45,7 +45,7 @@ pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
     /// Intermediate values for a batch of up to `B` rows. One instance keeps the forward
     /// activations; further instances of the same type hold their adjoints, tangents and the
     /// tangents of the adjoints.
-    type Hidden<const B: usize>: Zeroable;
+    type Hidden<const B: usize>: Zeroable + Send + Sync;
 
     /// Initialises the parameters as the official code does: weights from a truncated normal
     /// with standard deviation √(2.6 / fan_in) (TF `variance_scaling_initializer`, factor 2,

@@ -86,6 +86,11 @@ pub struct TrainArgs {
     /// Threads for evaluation (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Threads for the training step: the batch is split into this many shards, estimated in
+    /// parallel and averaged exactly (every estimator but reinforce and relax). Each shard draws
+    /// its own noise, so a run's numbers depend on this count (1: the single-threaded step).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=rebar_host::train::parallel::MAX_SHARDS as u64))]
+    pub train_threads: u64,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -110,6 +115,7 @@ impl TrainArgs {
             eval_every: self.eval_every,
             iwae_samples: self.iwae_samples,
             eval_examples: self.eval_examples,
+            train_threads: self.train_threads as usize,
         }
     }
 

@@ -136,6 +136,7 @@ trait EstimatorObject<M: Sbn<H>, const H: usize, const B: usize> {
     ) -> Diagnostics;
     fn update_control_variates(&mut self, lr: f32);
     fn visit_state(&mut self, v: &mut dyn StateVisitor);
+    fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32]));
 }
 
 impl<M: Sbn<H>, const H: usize, const B: usize, E: Estimator<M, H, B>> EstimatorObject<M, H, B> for E {
@@ -159,6 +160,9 @@ impl<M: Sbn<H>, const H: usize, const B: usize, E: Estimator<M, H, B>> Estimator
     }
     fn visit_state(&mut self, v: &mut dyn StateVisitor) {
         Estimator::visit_state(self, v)
+    }
+    fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
+        Estimator::visit_pending_gradients(self, f)
     }
 }
 
@@ -184,6 +188,28 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         self.inner().estimate(model, s, rng, grad)
     }
 
+    /// [`AnyEstimator::estimate`] with any generator (e.g. a test's scripted one).
+    pub fn estimate_with<R: Rng + ?Sized>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        rng: &mut R,
+        grad: &mut M,
+    ) -> Diagnostics {
+        match self {
+            Self::Reinforce(e) => Estimator::estimate(e, model, s, rng, grad),
+            Self::Nvil(e) => Estimator::estimate(&mut **e, model, s, rng, grad),
+            Self::SimpleMuProp(e) => Estimator::estimate(&mut **e, model, s, rng, grad),
+            Self::MuProp(e) => Estimator::estimate(&mut **e, model, s, rng, grad),
+            Self::Concrete(e) => Estimator::estimate(e, model, s, rng, grad),
+            Self::Rebar(e) => Estimator::estimate(&mut **e, model, s, rng, grad),
+            Self::Relax(e) => Estimator::estimate(&mut **e, model, s, rng, grad),
+            Self::Arm(e) => Estimator::estimate(e, model, s, rng, grad),
+            Self::DisArm(e) => Estimator::estimate(e, model, s, rng, grad),
+            Self::Rloo(e) => Estimator::estimate(&mut **e, model, s, rng, grad),
+        }
+    }
+
     /// See [`Estimator::update_control_variates`].
     pub fn update_control_variates(&mut self, lr: f32) {
         self.inner().update_control_variates(lr)
@@ -192,5 +218,26 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     /// See [`Estimator::visit_state`].
     pub fn visit_state(&mut self, v: &mut dyn StateVisitor) {
         self.inner().visit_state(v)
+    }
+
+    /// See [`Estimator::visit_pending_gradients`].
+    pub fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
+        self.inner().visit_pending_gradients(f)
+    }
+
+    /// The REBAR estimator inside, if this is one (fixed or learned temperature).
+    pub fn as_rebar(&self) -> Option<&Rebar<M, X, H, B>> {
+        match self {
+            Self::Rebar(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// [`AnyEstimator::as_rebar`], mutable.
+    pub fn as_rebar_mut(&mut self) -> Option<&mut Rebar<M, X, H, B>> {
+        match self {
+            Self::Rebar(e) => Some(e),
+            _ => None,
+        }
     }
 }

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod config;
 pub mod eval;
 pub mod feed;
+pub mod parallel;
 pub mod session;
 pub mod variance;
 
@@ -94,10 +95,20 @@ fn with_model<M, const X: usize, const H: usize, const Y: usize>(
     stop: &AtomicBool,
 ) -> Result<Outcome, TrainError>
 where
-    M: Sbn<H, Input = [f32; X], Target = [f32; Y]> + Sync,
+    M: Sbn<H, Input = [f32; X], Target = [f32; Y]> + Send + Sync,
 {
     // The control variates are initialised from their own stream, after the model's.
     let mut rng = stream_rng(config.seed, Stream::Init, 1);
+    let threads = config.train_threads;
+    if threads > 1 && !config.estimator.shards_exactly() {
+        return Err(TrainError::Config(format!(
+            "--train-threads {threads}: {} cannot split a batch over threads exactly (every other estimator can)",
+            config.estimator.name()
+        )));
+    }
+    if threads > config.batch {
+        return Err(TrainError::Config(format!("--train-threads {threads} needs a batch of at least {threads}")));
+    }
     let options = EstimatorOptions {
         temperature: config.temperature,
         plain_relaxation: config.plain_relaxation,
@@ -105,7 +116,12 @@ where
     };
     let estimator = AnyEstimator::<M, X, H, BATCH_CAPACITY>::new(config.estimator, options, &mut rng)
         .map_err(|e| TrainError::Config(e.to_string()))?;
-    let mut session = Session::<M, X, H, Y>::new(config.clone(), data, estimator, out.clone())?;
+    // Replicas start as fresh estimators; the session copies the first one's state into them.
+    let replicas = (1..threads.max(1))
+        .map(|_| AnyEstimator::new(config.estimator, options, &mut rng.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TrainError::Config(e.to_string()))?;
+    let mut session = Session::<M, X, H, Y>::new(config.clone(), data, estimator, replicas, out.clone())?;
     session.run(stop)
 }
 

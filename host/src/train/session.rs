@@ -15,6 +15,7 @@ use super::checkpoint::{self, EpochSums, Header};
 use super::config::TrainConfig;
 use super::eval::{Evaluation, evaluate};
 use super::feed::{Feed, Stream, stream_rng};
+use super::parallel::DataParallel;
 use super::variance::VarianceTracker;
 use super::{BATCH_CAPACITY as B, TrainError};
 use crate::data::Dataset;
@@ -64,10 +65,8 @@ pub struct Session<'d, M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usi
     data: &'d Dataset,
     out: Output,
     model: Box<M>,
-    grad: Box<M>,
     adam: Box<Adam<M>>,
-    scratch: Box<M::Scratch<B>>,
-    estimator: AnyEstimator<M, X, H, B>,
+    stepper: Stepper<M, X, H>,
     tracker: VarianceTracker<M>,
     feed: Feed<'d, X, Y>,
     step: u64,
@@ -81,16 +80,35 @@ pub struct Session<'d, M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usi
     work: (rebar_core::ops::OpCount, u64),
 }
 
+/// How the steps run: on this thread, or data-parallel over shards of the batch.
+enum Stepper<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize> {
+    Single { estimator: AnyEstimator<M, X, H, B>, grad: Box<M>, scratch: Box<M::Scratch<B>> },
+    Parallel(Box<DataParallel<M, X, H>>),
+}
+
+impl<M: Sbn<H, Input = [f32; X]> + Send + Sync, const X: usize, const H: usize> Stepper<M, X, H> {
+    /// The estimator whose state is saved and reported (the first replica when parallel).
+    fn estimator_mut(&mut self) -> &mut AnyEstimator<M, X, H, B> {
+        match self {
+            Stepper::Single { estimator, .. } => estimator,
+            Stepper::Parallel(p) => p.estimator_mut(),
+        }
+    }
+}
+
 impl<'d, M, const X: usize, const H: usize, const Y: usize> Session<'d, M, X, H, Y>
 where
-    M: Sbn<H, Input = [f32; X], Target = [f32; Y]> + Sync,
+    M: Sbn<H, Input = [f32; X], Target = [f32; Y]> + Send + Sync,
 {
     /// A new run: the model initialised from the seed, the data means set from the training
-    /// split; or the folder's checkpoint if `out.resume`.
+    /// split; or the folder's checkpoint if `out.resume`. With `config.train_threads` > 1,
+    /// `replicas` holds that many fresh estimators of the same kind less one (see
+    /// [`DataParallel::new`]).
     pub fn new(
         config: TrainConfig,
         data: &'d Dataset,
         estimator: AnyEstimator<M, X, H, B>,
+        replicas: Vec<AnyEstimator<M, X, H, B>>,
         out: Output,
     ) -> Result<Self, TrainError> {
         let mut model: Box<M> = bytemuck::zeroed_box();
@@ -100,15 +118,18 @@ where
         super::feed::split_row(&mean, &mut input_mean, &mut target_mean);
         model.set_data_mean(&input_mean, &target_mean);
         let feed = Feed::new(&data.train, config.batch, config.seed);
+        let stepper = if replicas.is_empty() {
+            Stepper::Single { estimator, grad: bytemuck::zeroed_box(), scratch: bytemuck::zeroed_box() }
+        } else {
+            Stepper::Parallel(Box::new(DataParallel::new(estimator, replicas).map_err(TrainError::Config)?))
+        };
         let mut session = Session {
             config,
             data,
             out,
             model,
-            grad: bytemuck::zeroed_box(),
             adam: bytemuck::zeroed_box(),
-            scratch: bytemuck::zeroed_box(),
-            estimator,
+            stepper,
             tracker: VarianceTracker::new(),
             feed,
             step: 0,
@@ -134,7 +155,7 @@ where
     fn visit(&mut self, v: &mut dyn rebar_core::state::StateVisitor) {
         self.model.visit_state(v);
         self.adam.visit_state("adam", v);
-        self.estimator.visit_state(v);
+        self.stepper.estimator_mut().visit_state(v);
         visit_tensors(&mut *self.tracker.first, "variance_ema", v);
         visit_tensors(&mut *self.tracker.second, "variance_ema", v);
     }
@@ -168,6 +189,9 @@ where
         }
         self.visit(&mut reader);
         reader.finish()?;
+        if let Stepper::Parallel(p) = &mut self.stepper {
+            p.sync_replicas();
+        }
         self.step = header.step;
         self.history = header.history;
         self.epoch = header.epoch;
@@ -215,11 +239,47 @@ where
 
     /// Trains until `config.steps` (stopping cleanly if `stop` is raised), then evaluates.
     pub fn run(&mut self, stop: &AtomicBool) -> Result<Outcome, TrainError> {
+        match &self.stepper {
+            // The whole loop runs in the step's thread pool (see `parallel`'s docs: threads).
+            Stepper::Parallel(p) => p.pool().install(|| self.run_loop(stop)),
+            Stepper::Single { .. } => self.run_loop(stop),
+        }
+    }
+
+    /// One step of training on the batch of `self.step`: the estimate, the variance metric and
+    /// (if both the ELBO and the gradient are finite) the updates. Returns the diagnostics and
+    /// the variance, `None` if not finite.
+    fn train_step(&mut self, n: usize) -> (rebar_core::Diagnostics, Option<f64>) {
+        let (seed, step, lr) = (self.config.seed, self.step, self.config.learning_rate);
+        let (inputs, targets) = (&self.feed.inputs[..n], &self.feed.targets[..n]);
+        match &mut self.stepper {
+            Stepper::Single { estimator, grad, scratch } => {
+                self.model.load_batch(inputs, targets, scratch);
+                let mut rng = stream_rng(seed, Stream::Noise, step);
+                let d = estimator.estimate(&self.model, scratch, &mut rng, grad);
+                // The tracker's pass over the gradient is also its finiteness check.
+                let variance = self.tracker.update(grad).filter(|_| d.elbo.is_finite());
+                if variance.is_some() {
+                    self.adam.step(&mut self.model, grad, lr, AdamConfig::REBAR);
+                    estimator.update_control_variates(10.0 * lr);
+                }
+                (d, variance)
+            }
+            Stepper::Parallel(p) => {
+                let shards = p.shards() as u64;
+                let rng = |w: usize| stream_rng(seed, Stream::Noise, step * shards + w as u64);
+                let model = &mut self.model;
+                let out = p.step(model, &mut self.adam, &mut self.tracker, inputs, targets, rng, lr, 10.0 * lr);
+                (out.diagnostics, out.variance.filter(|_| out.diagnostics.elbo.is_finite()))
+            }
+        }
+    }
+
+    fn run_loop(&mut self, stop: &AtomicBool) -> Result<Outcome, TrainError> {
         std::fs::create_dir_all(&self.out.dir)
             .map_err(|source| TrainError::Io { file: self.out.dir.clone(), source })?;
         let per_epoch = self.feed.steps_per_epoch();
         let total = self.config.steps;
-        let lr = self.config.learning_rate;
         let start = Instant::now();
         let first_step = self.step;
         let (mut train_seconds, mut epoch_start, mut epoch_first_step) = (0.0f64, Instant::now(), self.step);
@@ -233,17 +293,13 @@ where
                 return Err(TrainError::Interrupted { step: self.step, dir: self.out.dir.clone() });
             }
             let (n, epoch) = self.feed.load(self.step);
-            self.model.load_batch(&self.feed.inputs[..n], &self.feed.targets[..n], &mut self.scratch);
-            let mut rng = stream_rng(self.config.seed, Stream::Noise, self.step);
             let before = rebar_core::ops::read();
-            let d = self.estimator.estimate(&self.model, &mut self.scratch, &mut rng, &mut self.grad);
+            let (d, variance) = self.train_step(n);
             let done = rebar_core::ops::read().since(before);
             self.work.0.multiply_adds = self.work.0.multiply_adds.wrapping_add(done.multiply_adds);
             self.work.0.dense_multiply_adds = self.work.0.dense_multiply_adds.wrapping_add(done.dense_multiply_adds);
             self.work.1 += n as u64;
-            // The tracker's pass over the gradient is also its finiteness check.
-            let variance = self.tracker.update(&self.grad);
-            let Some(variance) = variance.filter(|_| d.elbo.is_finite()) else {
+            let Some(variance) = variance else {
                 let what = if d.elbo.is_finite() { "gradient" } else { "ELBO" };
                 return Err(TrainError::NonFinite {
                     step: self.step,
@@ -251,8 +307,6 @@ where
                     what: what.into(),
                 });
             };
-            self.adam.step(&mut self.model, &self.grad, lr, AdamConfig::REBAR);
-            self.estimator.update_control_variates(10.0 * lr);
             self.step += 1;
             self.epoch.steps += 1;
             self.epoch.elbo += d.elbo as f64;

@@ -30,35 +30,74 @@ impl<M: Tensors + bytemuck::Zeroable> VarianceTracker<M> {
     /// f32 lanes flushed to f64 every 1,024 values, so it keeps its precision over 10⁵–10⁶
     /// parameters. Each average is updated exactly as the scalar formula would.
     pub fn update(&mut self, grad: &M) -> Option<f64> {
-        let (decay, rest) = (f32x8::splat(DECAY), f32x8::splat(1.0 - DECAY));
-        let (mut total, mut count, mut finite) = (0.0f64, 0usize, f32x8::splat(f32::from_bits(u32::MAX)));
+        let mut sums = Sums::new();
         for t in 0..M::COUNT {
-            let g = grad.tensor(t);
-            let (m1, m2) = (self.first.tensor_mut(t), self.second.tensor_mut(t));
-            count += g.len();
-            for ((g, m1), m2) in g.chunks(1024).zip(m1.chunks_mut(1024)).zip(m2.chunks_mut(1024)) {
-                let mut acc = f32x8::ZERO;
-                let mut lane = |g: f32x8, a: f32x8, b: f32x8| {
-                    let (a, b) = (decay * a + rest * g, decay * b + rest * g * g);
-                    acc += b - a * a;
-                    finite &= g.is_finite();
-                    (a, b)
-                };
-                let full = g.len() / LANES * LANES;
-                for i in (0..full).step_by(LANES) {
-                    let (a, b) = lane(load(&g[i..]), load(&m1[i..]), load(&m2[i..]));
-                    store(&mut m1[i..], a);
-                    store(&mut m2[i..], b);
-                }
-                // The tail's padding lanes are zero in g, a and b, so they add 0.
-                let (a, b) = lane(load_partial(&g[full..]), load_partial(&m1[full..]), load_partial(&m2[full..]));
-                store_partial(&mut m1[full..], a);
-                store_partial(&mut m2[full..], b);
-                total += acc.reduce_add() as f64;
-            }
+            fold(grad.tensor(t), self.first.tensor_mut(t), self.second.tensor_mut(t), &mut sums);
         }
-        // `finite` is an all-ones lane mask while every value was finite.
-        finite.all().then(|| total / count.max(1) as f64)
+        sums.variance()
+    }
+}
+
+/// Running sums of one [`VarianceTracker::update`] (over pieces of the gradient, for callers that
+/// split it across threads and then [`Sums::merge`] the pieces' sums in a fixed order).
+#[derive(Debug, Clone, Copy)]
+pub struct Sums {
+    total: f64,
+    count: usize,
+    /// An all-ones lane mask while every value was finite.
+    finite: f32x8,
+}
+
+impl Sums {
+    /// Nothing folded yet.
+    pub fn new() -> Self {
+        Sums { total: 0.0, count: 0, finite: f32x8::splat(f32::from_bits(u32::MAX)) }
+    }
+
+    /// Adds another piece's sums.
+    pub fn merge(&mut self, other: &Sums) {
+        self.total += other.total;
+        self.count += other.count;
+        self.finite &= other.finite;
+    }
+
+    /// mean_j(EMA[g_j²] − EMA[g_j]²), or `None` if a value was not finite.
+    pub fn variance(&self) -> Option<f64> {
+        self.finite.all().then(|| self.total / self.count.max(1) as f64)
+    }
+}
+
+impl Default for Sums {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Folds the gradient piece `g` into the matching pieces `m1`, `m2` of the two averages, adding
+/// to `sums`. Pieces that start at multiples of 1,024 within their tensor sum exactly as the
+/// whole tensor would, block by block.
+pub fn fold(g: &[f32], m1: &mut [f32], m2: &mut [f32], sums: &mut Sums) {
+    let (decay, rest) = (f32x8::splat(DECAY), f32x8::splat(1.0 - DECAY));
+    sums.count += g.len();
+    for ((g, m1), m2) in g.chunks(1024).zip(m1.chunks_mut(1024)).zip(m2.chunks_mut(1024)) {
+        let mut acc = f32x8::ZERO;
+        let mut lane = |g: f32x8, a: f32x8, b: f32x8| {
+            let (a, b) = (decay * a + rest * g, decay * b + rest * g * g);
+            acc += b - a * a;
+            sums.finite &= g.is_finite();
+            (a, b)
+        };
+        let full = g.len() / LANES * LANES;
+        for i in (0..full).step_by(LANES) {
+            let (a, b) = lane(load(&g[i..]), load(&m1[i..]), load(&m2[i..]));
+            store(&mut m1[i..], a);
+            store(&mut m2[i..], b);
+        }
+        // The tail's padding lanes are zero in g, a and b, so they add 0.
+        let (a, b) = lane(load_partial(&g[full..]), load_partial(&m1[full..]), load_partial(&m2[full..]));
+        store_partial(&mut m1[full..], a);
+        store_partial(&mut m2[full..], b);
+        sums.total += acc.reduce_add() as f64;
     }
 }
 

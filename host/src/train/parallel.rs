@@ -1,0 +1,394 @@
+//! Data-parallel training steps: the batch is split into contiguous shards, one per thread, each
+//! estimated by its own replica of the estimator; the shards' gradients are averaged (weighted by
+//! their rows) while the element-wise rest of the step — REBAR's combination g = A + η ⊙ B, the
+//! variance metric, Adam — is split over the threads by element ranges.
+//!
+//! # Exactness
+//! A shard's estimate is a mean over its rows, so the row-weighted average of the shards' is the
+//! whole batch's, for every estimator whose learning signal and control-variate objectives are
+//! means of per-example terms ([`EstimatorKind::shards_exactly`]). REBAR's variance objective is
+//! not: its η-, baseline- and temperature-gradients need the *whole batch's* g. Each replica
+//! therefore stops after A and B ([`Rebar::estimate_parts`]), the shards' parts are averaged
+//! and combined once, and only then does each replica compute the variance gradients of its rows
+//! against that g ([`Rebar::variance_gradients`]). The replicas' pending control-variate
+//! gradients are averaged the same way and every replica applies the same update, so their
+//! learned state stays identical. `tests/tests/data_parallel.rs` checks the result against one
+//! estimate of the whole batch with the same noise.
+//!
+//! # Determinism
+//! Each shard draws its noise from its own stream and the sums are associated by shard and by
+//! element range, so a run depends on the number of shards — but not on timing: the same seed and
+//! shard count give bit-identical runs.
+//!
+//! # Threads
+//! A rayon pool with one thread per shard. Callers should run their whole training loop inside
+//! [`DataParallel::pool`]'s `install`: between the phases of a step the pool's threads then spin
+//! for work instead of sleeping, and waking a sleeping thread costs ~100 µs on the 2-vCPU VMs
+//! this was measured on — more than some of the phases.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+use rebar_core::estimator::{GradientTotals, Rebar};
+use rebar_core::state::StateVisitor;
+use rebar_core::{Adam, AdamConfig, Diagnostics, Sbn};
+
+use super::BATCH_CAPACITY as B;
+use super::any::AnyEstimator;
+use super::variance::{Sums, VarianceTracker, fold};
+
+/// The most shards (threads) a data-parallel step may use.
+pub const MAX_SHARDS: usize = 8;
+
+/// The element block the reductions work in: small enough to stay in L1, and the variance
+/// tracker's own summation block, so that splitting a tensor never splits one of its blocks.
+const BLOCK: usize = 1024;
+
+/// One shard's workspace and its replica of the estimator.
+struct Shard<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize> {
+    scratch: Box<M::Scratch<B>>,
+    grad: Box<M>,
+    estimator: AnyEstimator<M, X, H, B>,
+    rows: usize,
+    /// REBAR: whether the shard had rows to estimate.
+    estimated: bool,
+    diagnostics: Diagnostics,
+}
+
+/// The state of a data-parallel step over `shards` threads (see the module docs).
+pub struct DataParallel<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize> {
+    shards: Vec<Shard<M, X, H>>,
+    /// The whole batch's gradient.
+    total: Box<M>,
+    /// The replicas' averaged pending control-variate gradients.
+    pending: Vec<f32>,
+    pool: Arc<rayon::ThreadPool>,
+}
+
+/// The outcome of one step.
+#[derive(Debug, Clone, Copy)]
+pub struct StepOutcome {
+    /// The estimator's diagnostics, with the ELBO averaged over the whole batch.
+    pub diagnostics: Diagnostics,
+    /// The variance metric of [`VarianceTracker`], or `None` if the gradient was not finite (the
+    /// model and the control variates are then left as they were).
+    pub variance: Option<f64>,
+}
+
+impl<M, const X: usize, const H: usize> DataParallel<M, X, H>
+where
+    M: Sbn<H, Input = [f32; X]> + Send + Sync,
+{
+    /// `estimator` and `replicas.len()` more replicas of it (fresh estimators of the same kind
+    /// and options; their state is overwritten with `estimator`'s), one shard each.
+    pub fn new(estimator: AnyEstimator<M, X, H, B>, replicas: Vec<AnyEstimator<M, X, H, B>>) -> Result<Self, String> {
+        let count = 1 + replicas.len();
+        if count > MAX_SHARDS {
+            return Err(format!("at most {MAX_SHARDS} training threads, not {count}"));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(count)
+            .thread_name(|i| format!("rebar-shard-{i}"))
+            .build()
+            .map_err(|e| format!("cannot start {count} training threads: {e}"))?;
+        let shard = |estimator| Shard {
+            scratch: bytemuck::zeroed_box(),
+            grad: bytemuck::zeroed_box(),
+            estimator,
+            rows: 0,
+            estimated: false,
+            diagnostics: Diagnostics::default(),
+        };
+        let mut me = DataParallel {
+            shards: std::iter::once(estimator).chain(replicas).map(shard).collect(),
+            total: bytemuck::zeroed_box(),
+            pending: Vec::new(),
+            pool: Arc::new(pool),
+        };
+        me.sync_replicas();
+        Ok(me)
+    }
+
+    /// The number of shards.
+    pub fn shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The thread pool; run the training loop inside its `install` (see the module docs).
+    pub fn pool(&self) -> Arc<rayon::ThreadPool> {
+        self.pool.clone()
+    }
+
+    /// The first replica of the estimator: the one to save, restore (then call
+    /// [`DataParallel::sync_replicas`]) and report.
+    pub fn estimator_mut(&mut self) -> &mut AnyEstimator<M, X, H, B> {
+        &mut self.shards[0].estimator
+    }
+
+    /// The whole batch's gradient of the last step.
+    pub fn gradient(&self) -> &M {
+        &self.total
+    }
+
+    /// Whether every replica's learned state equals the first's (it always should).
+    pub fn replicas_agree(&mut self) -> bool {
+        let mut states = self.shards.iter_mut().map(|shard| {
+            let mut saved = SavedState::default();
+            shard.estimator.visit_state(&mut saved);
+            saved
+        });
+        let first = states.next().expect("at least one shard");
+        states.all(|s| s.f32s == first.f32s && s.f64s == first.f64s && s.u64s == first.u64s)
+    }
+
+    /// Copies the first replica's learned state into the others.
+    pub fn sync_replicas(&mut self) {
+        let (first, rest) = self.shards.split_at_mut(1);
+        let mut saved = SavedState::default();
+        first[0].estimator.visit_state(&mut saved);
+        for shard in rest {
+            saved.at = [0; 3];
+            shard.estimator.visit_state(&mut Restore(&mut saved));
+        }
+    }
+
+    /// One training step on the batch `inputs`/`targets` (at most [`B`] rows): the estimate over
+    /// the shards (shard `w` draws its noise from `rng(w)`), the variance metric, the model's
+    /// Adam step with `lr` and the control variates' step with `cv_lr`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step(
+        &mut self,
+        model: &mut M,
+        adam: &mut Adam<M>,
+        tracker: &mut VarianceTracker<M>,
+        inputs: &[M::Input],
+        targets: &[M::Target],
+        rng: impl Fn(usize) -> Xoshiro256PlusPlus + Send + Sync,
+        lr: f32,
+        cv_lr: f32,
+    ) -> StepOutcome
+    where
+        M::Target: Sync,
+    {
+        let pool = self.pool.clone();
+        pool.install(|| self.step_in_pool(model, adam, tracker, inputs, targets, rng, lr, cv_lr))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step_in_pool(
+        &mut self,
+        model: &mut M,
+        adam: &mut Adam<M>,
+        tracker: &mut VarianceTracker<M>,
+        inputs: &[M::Input],
+        targets: &[M::Target],
+        rng: impl Fn(usize) -> Xoshiro256PlusPlus + Send + Sync,
+        lr: f32,
+        cv_lr: f32,
+    ) -> StepOutcome
+    where
+        M::Target: Sync,
+    {
+        let n = inputs.len().min(targets.len()).min(B);
+        let per_shard = n.div_ceil(self.shards.len()).max(1);
+        let shard_rows = |w: usize| (w * per_shard).min(n)..((w + 1) * per_shard).min(n);
+
+        // 1. Each shard estimates its rows (REBAR: its parts A and B only).
+        let shared: &M = model;
+        self.shards.par_iter_mut().enumerate().for_each(|(w, shard)| {
+            let rows: Range<usize> = shard_rows(w);
+            shard.rows = rows.len();
+            shared.load_batch(&inputs[rows.clone()], &targets[rows], &mut shard.scratch);
+            let mut rng = rng(w);
+            if let Some(rebar) = shard.estimator.as_rebar_mut() {
+                shard.estimated = rebar.estimate_parts(shared, &mut shard.scratch, &mut rng, &mut shard.grad);
+            } else {
+                shard.diagnostics = shard.estimator.estimate(shared, &mut shard.scratch, &mut rng, &mut shard.grad);
+            }
+        });
+        let mut weights = [0.0f32; MAX_SHARDS];
+        for (w, shard) in self.shards.iter().enumerate() {
+            weights[w] = shard.rows as f32 / n.max(1) as f32;
+        }
+        let weights = &weights[..self.shards.len()];
+
+        // 2. The whole batch's gradient (REBAR: combined), folded into the variance metric.
+        let (totals, sums) = self.reduce(tracker, weights);
+        let Some(variance) = sums.variance() else {
+            return StepOutcome { diagnostics: self.shards[0].diagnostics, variance: None };
+        };
+
+        // 3. REBAR: each replica's variance gradients for its rows, against the whole g.
+        if self.shards[0].estimator.as_rebar_mut().is_some() {
+            let total: &M = &self.total;
+            self.shards.par_iter_mut().filter(|s| s.estimated).for_each(|shard| {
+                let rebar = shard.estimator.as_rebar_mut().expect("every replica is REBAR");
+                shard.diagnostics = rebar.variance_gradients(shared, &mut shard.scratch, total, &totals);
+            });
+        }
+        let mut diagnostics = self.shards[0].diagnostics;
+        diagnostics.elbo = self.shards.iter().zip(weights).map(|(s, &c)| c * s.diagnostics.elbo).sum();
+
+        // 4. Adam, split by element ranges.
+        let adam_step = adam.begin_step(lr, AdamConfig::REBAR);
+        let threads = self.shards.len();
+        for t in 0..M::COUNT {
+            let (p, g, m, v) = (model.tensor_mut(t), self.total.tensor(t), adam.m.tensor_mut(t), adam.v.tensor_mut(t));
+            let chunk = chunk_len(p.len(), threads);
+            p.par_chunks_mut(chunk)
+                .zip(g.par_chunks(chunk))
+                .zip(m.par_chunks_mut(chunk))
+                .zip(v.par_chunks_mut(chunk))
+                .for_each(|(((p, g), m), v)| adam_step.apply(p, g, m, v));
+        }
+
+        // 5. The control variates: the replicas' pending gradients averaged, then every replica
+        // takes the same step.
+        self.average_pending_gradients(weights);
+        self.shards.par_iter_mut().for_each(|shard| shard.estimator.update_control_variates(cv_lr));
+        StepOutcome { diagnostics, variance: Some(variance) }
+    }
+
+    /// `total = Σ_w weights[w]·grad_w` (REBAR: `+ η ⊙ Σ_w weights[w]·B_w`, with the sums of
+    /// [`Rebar::combine_slice`]), folded into `tracker`; each tensor split over the threads.
+    fn reduce(&mut self, tracker: &mut VarianceTracker<M>, weights: &[f32]) -> (GradientTotals, Sums) {
+        let (mut totals, mut sums) = (GradientTotals::default(), Sums::new());
+        let threads = self.shards.len();
+        let rebar: Option<&Rebar<M, X, H, B>> = self.shards[0].estimator.as_rebar();
+        for t in 0..M::COUNT {
+            let mut a_parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
+            let mut b_parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
+            for (w, shard) in self.shards.iter().enumerate() {
+                a_parts[w] = shard.grad.tensor(t);
+                if let Some(r) = shard.estimator.as_rebar().filter(|r| r.has_control_variate_part(t)) {
+                    b_parts[w] = r.control_variate_part().tensor(t);
+                }
+            }
+            let (a_parts, b_parts) = (&a_parts[..threads], &b_parts[..threads]);
+            let with_b = rebar.is_some_and(|r| r.has_control_variate_part(t));
+            let (g, m1, m2) = (self.total.tensor_mut(t), tracker.first.tensor_mut(t), tracker.second.tensor_mut(t));
+            let chunk = chunk_len(g.len(), threads);
+            let mut partial = [(GradientTotals::default(), Sums::new()); MAX_SHARDS];
+            g.par_chunks_mut(chunk)
+                .zip(m1.par_chunks_mut(chunk))
+                .zip(m2.par_chunks_mut(chunk))
+                .zip(partial.par_iter_mut())
+                .enumerate()
+                .for_each(|(i, (((g, m1), m2), (part_totals, part_sums)))| {
+                    let blocks = g.chunks_mut(BLOCK).zip(m1.chunks_mut(BLOCK)).zip(m2.chunks_mut(BLOCK));
+                    for (k, ((g, m1), m2)) in blocks.enumerate() {
+                        let at = i * chunk + k * BLOCK;
+                        weighted_sum(g, a_parts, at, weights);
+                        if let Some(rebar) = rebar {
+                            let mut b = [0.0f32; BLOCK];
+                            let b = &mut b[..if with_b { g.len() } else { 0 }];
+                            if with_b {
+                                weighted_sum(b, b_parts, at, weights);
+                            }
+                            part_totals.add(&rebar.combine_slice(t, g, b));
+                        }
+                        fold(g, m1, m2, part_sums);
+                    }
+                });
+            for (part_totals, part_sums) in &partial[..g.len().div_ceil(chunk)] {
+                totals.add(part_totals);
+                sums.merge(part_sums);
+            }
+        }
+        (totals, sums)
+    }
+
+    /// Replaces every replica's pending control-variate gradients by their average weighted by
+    /// `weights`.
+    fn average_pending_gradients(&mut self, weights: &[f32]) {
+        if self.shards.len() < 2 {
+            return;
+        }
+        let pending = &mut self.pending;
+        for (w, shard) in self.shards.iter_mut().enumerate() {
+            let (mut at, c) = (0, weights[w]);
+            shard.estimator.visit_pending_gradients(&mut |g| {
+                if pending.len() < at + g.len() {
+                    // The first step sizes the buffer; later steps reuse it.
+                    pending.resize(at + g.len(), 0.0);
+                }
+                let sum = &mut pending[at..at + g.len()];
+                if w == 0 {
+                    sum.iter_mut().zip(g.iter()).for_each(|(s, &x)| *s = c * x);
+                } else {
+                    sum.iter_mut().zip(g.iter()).for_each(|(s, &x)| *s += c * x);
+                }
+                at += g.len();
+            });
+        }
+        for shard in &mut self.shards {
+            let mut at = 0;
+            shard.estimator.visit_pending_gradients(&mut |g| {
+                g.copy_from_slice(&pending[at..at + g.len()]);
+                at += g.len();
+            });
+        }
+    }
+}
+
+/// The piece of a tensor of `len` values each of `threads` threads takes: whole blocks.
+fn chunk_len(len: usize, threads: usize) -> usize {
+    len.div_ceil(threads.max(1)).next_multiple_of(BLOCK).max(BLOCK)
+}
+
+/// `out = Σ_w weights[w]·parts[w][at..at + out.len()]`, in shard order.
+fn weighted_sum(out: &mut [f32], parts: &[&[f32]], at: usize, weights: &[f32]) {
+    let n = out.len();
+    for (w, (part, &c)) in parts.iter().zip(weights).enumerate() {
+        let part = &part[at..at + n];
+        if w == 0 {
+            out.iter_mut().zip(part).for_each(|(o, &x)| *o = c * x);
+        } else {
+            out.iter_mut().zip(part).for_each(|(o, &x)| *o += c * x);
+        }
+    }
+}
+
+/// A replica's learned state, copied out through [`StateVisitor`].
+#[derive(Default)]
+struct SavedState {
+    f32s: Vec<f32>,
+    f64s: Vec<f64>,
+    u64s: Vec<u64>,
+    at: [usize; 3],
+}
+
+impl StateVisitor for SavedState {
+    fn f32s(&mut self, _: &'static str, _: usize, values: &mut [f32]) {
+        self.f32s.extend_from_slice(values);
+    }
+    fn f64s(&mut self, _: &'static str, _: usize, values: &mut [f64]) {
+        self.f64s.extend_from_slice(values);
+    }
+    fn u64s(&mut self, _: &'static str, _: usize, values: &mut [u64]) {
+        self.u64s.extend_from_slice(values);
+    }
+}
+
+/// Writes a [`SavedState`] back, in the same order.
+struct Restore<'a>(&'a mut SavedState);
+
+impl StateVisitor for Restore<'_> {
+    fn f32s(&mut self, _: &'static str, _: usize, values: &mut [f32]) {
+        let at = &mut self.0.at[0];
+        values.copy_from_slice(&self.0.f32s[*at..*at + values.len()]);
+        *at += values.len();
+    }
+    fn f64s(&mut self, _: &'static str, _: usize, values: &mut [f64]) {
+        let at = &mut self.0.at[1];
+        values.copy_from_slice(&self.0.f64s[*at..*at + values.len()]);
+        *at += values.len();
+    }
+    fn u64s(&mut self, _: &'static str, _: usize, values: &mut [u64]) {
+        let at = &mut self.0.at[2];
+        values.copy_from_slice(&self.0.u64s[*at..*at + values.len()]);
+        *at += values.len();
+    }
+}

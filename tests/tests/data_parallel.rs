@@ -1,0 +1,221 @@
+//! Data-parallel training steps (`rebar_host::train::parallel`) against one estimate of the whole
+//! batch with the same noise: the averaged gradient, the control variates' updated state and the
+//! diagnostics must agree up to the rounding of the differently associated sums. REBAR is the
+//! case that matters: its variance gradients need the whole batch's g, so a replica that only
+//! saw its own shard's would fail here.
+
+use rand_core::{Infallible, TryRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rebar_core::model::{Generative, OneLayer};
+use rebar_core::net::{Dense, Mlp2};
+use rebar_core::state::StateVisitor;
+use rebar_core::{Adam, AdamConfig, Sbn, Tensors};
+use rebar_host::train::parallel::DataParallel;
+use rebar_host::train::variance::VarianceTracker;
+use rebar_host::train::{AnyEstimator, BATCH_CAPACITY, EstimatorKind, EstimatorOptions};
+use rebar_tests::{binary_row, boxed, rng, small_model};
+
+type Linear = OneLayer<6, 3, 6, Dense<6, 3>, Dense<3, 6>, Generative>;
+type Nonlinear = OneLayer<6, 3, 6, Mlp2<6, 4, 3>, Mlp2<3, 4, 6>, Generative>;
+
+const LR: f32 = 1e-2;
+
+/// Shard `w`'s noise stream of step `step`.
+fn shard_rng(step: u64, w: usize) -> Xoshiro256PlusPlus {
+    rng(1000 * step + w as u64)
+}
+
+/// Yields the shards' numbers in the order one whole-batch estimate draws them: per round (one
+/// per sample of each example: RLOO draws all rows' noise for its first sample, then for its
+/// second), each shard's draws of that round in shard order. With one stochastic layer the noise
+/// is drawn row by row, so the whole batch then sees exactly the noise the shards drew.
+struct Chain {
+    shards: Vec<Xoshiro256PlusPlus>,
+    /// Draws per round of each shard.
+    per_round: Vec<usize>,
+    shard: usize,
+    drawn: usize,
+}
+
+impl TryRng for Chain {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        while self.drawn == self.per_round[self.shard] {
+            (self.shard, self.drawn) = ((self.shard + 1) % self.shards.len(), 0);
+        }
+        self.drawn += 1;
+        self.shards[self.shard].try_next_u32()
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        unimplemented!("the estimators draw 32-bit uniforms")
+    }
+    fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Infallible> {
+        unimplemented!("the estimators draw 32-bit uniforms")
+    }
+}
+
+/// Counts the draws of a generator.
+struct Counting(Xoshiro256PlusPlus, usize);
+
+impl TryRng for Counting {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        self.1 += 1;
+        self.0.try_next_u32()
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        unimplemented!()
+    }
+    fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Infallible> {
+        unimplemented!()
+    }
+}
+
+/// Every piece of a visited state (parameters, pending gradients, moments, ...), in order.
+#[derive(Default)]
+struct Pieces(Vec<Vec<f64>>);
+
+impl StateVisitor for Pieces {
+    fn f32s(&mut self, _: &'static str, _: usize, v: &mut [f32]) {
+        self.0.push(v.iter().map(|&x| x as f64).collect());
+    }
+    fn f64s(&mut self, _: &'static str, _: usize, v: &mut [f64]) {
+        self.0.push(v.to_vec());
+    }
+    fn u64s(&mut self, _: &'static str, _: usize, v: &mut [u64]) {
+        self.0.push(v.iter().map(|&x| x as f64).collect());
+    }
+}
+
+fn flat_tensors<T: Tensors>(t: &T) -> Vec<f64> {
+    (0..T::COUNT).flat_map(|i| t.tensor(i).iter().map(|&x| x as f64).collect::<Vec<_>>()).collect()
+}
+
+/// `a` and `b` agree up to the rounding of differently associated single-precision sums,
+/// relative to the piece's largest value: sums over the batch that nearly cancel lose some
+/// digits, so the bound is 2e-4 of the scale; a systematic error of 0.1% in η's variance
+/// gradient still fails it (checked by mutating the step).
+fn assert_close(what: &str, a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let scale = b.iter().fold(1e-6f64, |m, x| m.max(x.abs()));
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= 2e-4 * scale, "{what}[{i}]: sharded {x} vs whole batch {y} (scale {scale})");
+    }
+}
+
+/// Three steps of `kind` on a batch of `n` rows over `shards` shards, each checked against a
+/// whole-batch step with the same noise.
+fn check<M>(kind: EstimatorKind, n: usize, shards: usize)
+where
+    M: Sbn<3, Input = [f32; 6], Target = [f32; 6]> + Send + Sync,
+{
+    assert!(kind.shards_exactly());
+    let mut data = rng(7);
+    let batch: Vec<[f32; 6]> = (0..n).map(|_| binary_row(&mut data)).collect();
+    let new = || AnyEstimator::<M, 6, 3, BATCH_CAPACITY>::new(kind, EstimatorOptions::default(), &mut rng(3)).unwrap();
+
+    // Sharded: the host's data-parallel step.
+    let mut model = small_model::<M, 3>(5, &batch, &batch);
+    let mut adam: Box<Adam<M>> = boxed();
+    let mut tracker = VarianceTracker::<M>::new();
+    let mut parallel = DataParallel::new(new(), (1..shards).map(|_| new()).collect()).unwrap();
+
+    // Whole batch: the same estimator, model and optimiser, one estimate per step.
+    let mut whole_model = small_model::<M, 3>(5, &batch, &batch);
+    let mut whole_adam: Box<Adam<M>> = boxed();
+    let mut whole = new();
+    let (mut grad, mut scratch) = (boxed::<M>(), boxed::<M::Scratch<BATCH_CAPACITY>>());
+
+    let per_shard = n.div_ceil(shards);
+    for step in 0..3 {
+        let out =
+            parallel.step(&mut model, &mut adam, &mut tracker, &batch, &batch, |w| shard_rng(step, w), LR, 10.0 * LR);
+        assert!(out.variance.is_some(), "{}: finite", kind.name());
+        assert!(parallel.replicas_agree(), "{}: the replicas' learned state diverged", kind.name());
+
+        // How many numbers each shard drew: a fresh estimator on its rows, counted.
+        let rounds = if kind == EstimatorKind::Rloo { 2 } else { 1 };
+        let per_round = (0..shards)
+            .map(|w| {
+                let rows = (w * per_shard).min(n)..((w + 1) * per_shard).min(n);
+                let mut counting = Counting(shard_rng(step, w), 0);
+                let (mut probe, mut probe_grad) = (new(), boxed::<M>());
+                let mut probe_scratch = boxed::<M::Scratch<BATCH_CAPACITY>>();
+                whole_model.load_batch(&batch[rows.clone()], &batch[rows], &mut probe_scratch);
+                probe.estimate_with(&whole_model, &mut probe_scratch, &mut counting, &mut probe_grad);
+                counting.1 / rounds
+            })
+            .collect();
+        let shard_rngs = (0..shards).map(|w| shard_rng(step, w)).collect();
+        let mut chain = Chain { shards: shard_rngs, per_round, shard: 0, drawn: 0 };
+        whole_model.load_batch(&batch, &batch, &mut scratch);
+        let d = whole.estimate_with(&whole_model, &mut scratch, &mut chain, &mut grad);
+        whole_adam.step(&mut whole_model, &grad, LR, AdamConfig::REBAR);
+        whole.update_control_variates(10.0 * LR);
+
+        let name = format!("{} step {step}, {shards} shards of {n} rows", kind.name());
+        assert_close(&format!("{name}: gradient"), &flat_tensors(parallel.gradient()), &flat_tensors(&*grad));
+        assert_close(&format!("{name}: model"), &flat_tensors(&*model), &flat_tensors(&*whole_model));
+        let (mut a, mut b) = (Pieces::default(), Pieces::default());
+        parallel.estimator_mut().visit_state(&mut a);
+        whole.visit_state(&mut b);
+        assert_eq!(a.0.len(), b.0.len());
+        for (i, (a, b)) in a.0.iter().zip(&b.0).enumerate() {
+            assert_close(&format!("{name}: control-variate state, piece {i}"), a, b);
+        }
+        assert!((out.diagnostics.elbo - d.elbo).abs() <= 1e-4 * d.elbo.abs(), "{name}: ELBO");
+        if let (Some(x), Some(y)) = (out.diagnostics.variance_objective, d.variance_objective) {
+            assert!((x - y).abs() <= 1e-4 * y.abs(), "{name}: variance objective {x} vs {y}");
+        }
+    }
+}
+
+#[test]
+fn sharded_rebar_is_the_whole_batch_estimate() {
+    for (n, shards) in [(6, 2), (5, 2), (7, 3)] {
+        check::<Linear>(EstimatorKind::Rebar, n, shards);
+        check::<Linear>(EstimatorKind::RebarFixed, n, shards);
+        check::<Nonlinear>(EstimatorKind::Rebar, n, shards);
+    }
+}
+
+#[test]
+fn sharded_estimators_are_the_whole_batch_estimate() {
+    for kind in [
+        EstimatorKind::Nvil,
+        EstimatorKind::SimpleMuprop,
+        EstimatorKind::Muprop,
+        EstimatorKind::Concrete,
+        EstimatorKind::Arm,
+        EstimatorKind::Disarm,
+        EstimatorKind::Rloo,
+    ] {
+        check::<Linear>(kind, 5, 2);
+    }
+}
+
+#[test]
+fn the_same_seed_and_shard_count_give_identical_runs() {
+    let batch: Vec<[f32; 6]> = {
+        let mut data = rng(9);
+        (0..8).map(|_| binary_row(&mut data)).collect()
+    };
+    let run = || {
+        let new = || {
+            AnyEstimator::<Linear, 6, 3, BATCH_CAPACITY>::new(
+                EstimatorKind::Rebar,
+                EstimatorOptions::default(),
+                &mut rng(3),
+            )
+            .unwrap()
+        };
+        let mut model = small_model::<Linear, 3>(5, &batch, &batch);
+        let (mut adam, mut tracker) = (boxed::<Adam<Linear>>(), VarianceTracker::<Linear>::new());
+        let mut parallel = DataParallel::new(new(), vec![new(), new()]).unwrap();
+        for step in 0..20 {
+            parallel.step(&mut model, &mut adam, &mut tracker, &batch, &batch, |w| shard_rng(step, w), LR, 10.0 * LR);
+        }
+        flat_tensors(&*model)
+    };
+    assert_eq!(run(), run());
+}
