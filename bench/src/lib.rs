@@ -10,7 +10,6 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rebar_core::model::{LATENT, Linear1, Linear2, Nonlinear, PIXELS};
 use rebar_core::{Adam, AdamConfig, Sbn};
 use rebar_host::train::parallel::DataParallel;
-use rebar_host::train::variance::VarianceTracker;
 use rebar_host::train::{AnyEstimator, EstimatorKind, EstimatorOptions};
 
 /// Every estimator the host offers, in the order of the tables.
@@ -49,9 +48,9 @@ pub struct TrainingStep<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIX
     scratch: Box<M::Scratch<B>>,
     estimator: AnyEstimator<M, PIXELS, LATENT, B>,
     batch: Vec<[f32; PIXELS]>,
-    /// With two or more threads: the data-parallel step of `rebar train --train-threads`, its
-    /// variance metric included (the trainer's loop does that pass too), and its step count.
-    parallel: Option<(DataParallel<M, PIXELS, LATENT>, VarianceTracker<M>, u64)>,
+    /// With two or more threads: the data-parallel step of `rebar train --train-threads` (like
+    /// the one-thread step, without the trainer's variance metric), and its step count.
+    parallel: Option<(DataParallel<M, PIXELS, LATENT>, u64)>,
 }
 
 impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]> + Send + Sync, const B: usize> TrainingStep<M, B> {
@@ -69,7 +68,7 @@ impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]> + Send + Sync
             let mut replica = || AnyEstimator::new(kind, EstimatorOptions::default(), &mut rng).expect("valid");
             let first = replica();
             let replicas = (1..threads).map(|_| replica()).collect();
-            (DataParallel::new(first, replicas).expect("threads start"), VarianceTracker::new(), 0)
+            (DataParallel::new(first, replicas).expect("threads start"), 0)
         });
         let batch = (0..B).map(|i| core::array::from_fn(|j| ((i * 7 + j * 13) % 8 == 0) as u8 as f32)).collect();
         TrainingStep {
@@ -86,13 +85,13 @@ impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]> + Send + Sync
 
     /// One step; returns the batch's mean ELBO (so that the work cannot be optimised away).
     pub fn run(&mut self) -> f32 {
-        if let Some((parallel, tracker, step)) = &mut self.parallel {
+        if let Some((parallel, step)) = &mut self.parallel {
             *step += 1;
             let seed = *step * parallel.shards() as u64;
             let rng = |w: usize| Xoshiro256PlusPlus::seed_from_u64(seed + w as u64);
             let lr = LEARNING_RATE;
             let out =
-                parallel.step(&mut self.model, &mut self.adam, tracker, &self.batch, &self.batch, rng, lr, 10.0 * lr);
+                parallel.step(&mut self.model, &mut self.adam, None, &self.batch, &self.batch, rng, lr, 10.0 * lr);
             return out.diagnostics.elbo;
         }
         self.model.load_batch(&self.batch, &self.batch, &mut self.scratch);

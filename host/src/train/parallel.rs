@@ -37,7 +37,7 @@ use rebar_core::{Adam, AdamConfig, Diagnostics, Sbn};
 
 use super::BATCH_CAPACITY as B;
 use super::any::AnyEstimator;
-use super::variance::{Sums, VarianceTracker, fold};
+use super::variance::{Sums, VarianceTracker, check_finite, fold};
 
 /// The most shards (threads) a data-parallel step may use.
 pub const MAX_SHARDS: usize = 8;
@@ -72,8 +72,10 @@ pub struct DataParallel<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: us
 pub struct StepOutcome {
     /// The estimator's diagnostics, with the ELBO averaged over the whole batch.
     pub diagnostics: Diagnostics,
-    /// The variance metric of [`VarianceTracker`], or `None` if the gradient was not finite (the
-    /// model and the control variates are then left as they were).
+    /// Whether the gradient was finite; if not, the model and the control variates were left as
+    /// they were.
+    pub finite: bool,
+    /// The variance metric of [`VarianceTracker`], if one was given and the gradient was finite.
     pub variance: Option<f64>,
 }
 
@@ -155,14 +157,15 @@ where
     }
 
     /// One training step on the batch `inputs`/`targets` (at most [`B`] rows): the estimate over
-    /// the shards (shard `w` draws its noise from `rng(w)`), the variance metric, the model's
-    /// Adam step with `lr` and the control variates' step with `cv_lr`.
+    /// the shards (shard `w` draws its noise from `rng(w)`), the variance metric (if a
+    /// `tracker` is given), the model's Adam step with `lr` and the control variates' step with
+    /// `cv_lr`.
     #[allow(clippy::too_many_arguments)]
     pub fn step(
         &mut self,
         model: &mut M,
         adam: &mut Adam<M>,
-        tracker: &mut VarianceTracker<M>,
+        tracker: Option<&mut VarianceTracker<M>>,
         inputs: &[M::Input],
         targets: &[M::Target],
         rng: impl Fn(usize) -> Xoshiro256PlusPlus + Send + Sync,
@@ -181,7 +184,7 @@ where
         &mut self,
         model: &mut M,
         adam: &mut Adam<M>,
-        tracker: &mut VarianceTracker<M>,
+        tracker: Option<&mut VarianceTracker<M>>,
         inputs: &[M::Input],
         targets: &[M::Target],
         rng: impl Fn(usize) -> Xoshiro256PlusPlus + Send + Sync,
@@ -215,10 +218,11 @@ where
         let weights = &weights[..self.shards.len()];
 
         // 2. The whole batch's gradient (REBAR: combined), folded into the variance metric.
+        let tracked = tracker.is_some();
         let (totals, sums) = self.reduce(tracker, weights);
-        let Some(variance) = sums.variance() else {
-            return StepOutcome { diagnostics: self.shards[0].diagnostics, variance: None };
-        };
+        if !sums.finite() {
+            return StepOutcome { diagnostics: self.shards[0].diagnostics, finite: false, variance: None };
+        }
 
         // 3. REBAR: each replica's variance gradients for its rows, against the whole g.
         if self.shards[0].estimator.as_rebar_mut().is_some() {
@@ -248,12 +252,13 @@ where
         // takes the same step.
         self.average_pending_gradients(weights);
         self.shards.par_iter_mut().for_each(|shard| shard.estimator.update_control_variates(cv_lr));
-        StepOutcome { diagnostics, variance: Some(variance) }
+        StepOutcome { diagnostics, finite: true, variance: sums.variance().filter(|_| tracked) }
     }
 
     /// `total = Σ_w weights[w]·grad_w` (REBAR: `+ η ⊙ Σ_w weights[w]·B_w`, with the sums of
-    /// [`Rebar::combine_slice`]), folded into `tracker`; each tensor split over the threads.
-    fn reduce(&mut self, tracker: &mut VarianceTracker<M>, weights: &[f32]) -> (GradientTotals, Sums) {
+    /// [`Rebar::combine_slice`]), folded into `tracker` (or only checked for finiteness); each
+    /// tensor split over the threads.
+    fn reduce(&mut self, mut tracker: Option<&mut VarianceTracker<M>>, weights: &[f32]) -> (GradientTotals, Sums) {
         let (mut totals, mut sums) = (GradientTotals::default(), Sums::new());
         let threads = self.shards.len();
         let rebar: Option<&Rebar<M, X, H, B>> = self.shards[0].estimator.as_rebar();
@@ -268,30 +273,49 @@ where
             }
             let (a_parts, b_parts) = (&a_parts[..threads], &b_parts[..threads]);
             let with_b = rebar.is_some_and(|r| r.has_control_variate_part(t));
-            let (g, m1, m2) = (self.total.tensor_mut(t), tracker.first.tensor_mut(t), tracker.second.tensor_mut(t));
+            let g = self.total.tensor_mut(t);
             let chunk = chunk_len(g.len(), threads);
             let mut partial = [(GradientTotals::default(), Sums::new()); MAX_SHARDS];
-            g.par_chunks_mut(chunk)
-                .zip(m1.par_chunks_mut(chunk))
-                .zip(m2.par_chunks_mut(chunk))
-                .zip(partial.par_iter_mut())
-                .enumerate()
-                .for_each(|(i, (((g, m1), m2), (part_totals, part_sums)))| {
-                    let blocks = g.chunks_mut(BLOCK).zip(m1.chunks_mut(BLOCK)).zip(m2.chunks_mut(BLOCK));
-                    for (k, ((g, m1), m2)) in blocks.enumerate() {
-                        let at = i * chunk + k * BLOCK;
-                        weighted_sum(g, a_parts, at, weights);
-                        if let Some(rebar) = rebar {
-                            let mut b = [0.0f32; BLOCK];
-                            let b = &mut b[..if with_b { g.len() } else { 0 }];
-                            if with_b {
-                                weighted_sum(b, b_parts, at, weights);
-                            }
-                            part_totals.add(&rebar.combine_slice(t, g, b));
+            // One piece of `chunk` values, the `i`th, block by block (each block stays in L1).
+            let piece = |i: usize,
+                         g: &mut [f32],
+                         mut averages: Option<(&mut [f32], &mut [f32])>,
+                         part: &mut (GradientTotals, Sums)| {
+                for (k, g) in g.chunks_mut(BLOCK).enumerate() {
+                    let at = i * chunk + k * BLOCK;
+                    weighted_sum(g, a_parts, at, weights);
+                    if let Some(rebar) = rebar {
+                        let mut b = [0.0f32; BLOCK];
+                        let b = &mut b[..if with_b { g.len() } else { 0 }];
+                        if with_b {
+                            weighted_sum(b, b_parts, at, weights);
                         }
-                        fold(g, m1, m2, part_sums);
+                        part.0.add(&rebar.combine_slice(t, g, b));
                     }
-                });
+                    match &mut averages {
+                        Some((m1, m2)) => {
+                            let r = k * BLOCK..k * BLOCK + g.len();
+                            fold(g, &mut m1[r.clone()], &mut m2[r], &mut part.1);
+                        }
+                        None => check_finite(g, &mut part.1),
+                    }
+                }
+            };
+            match tracker.as_deref_mut() {
+                Some(tracker) => {
+                    let (m1, m2) = (tracker.first.tensor_mut(t), tracker.second.tensor_mut(t));
+                    g.par_chunks_mut(chunk)
+                        .zip(m1.par_chunks_mut(chunk))
+                        .zip(m2.par_chunks_mut(chunk))
+                        .zip(partial.par_iter_mut())
+                        .enumerate()
+                        .for_each(|(i, (((g, m1), m2), part))| piece(i, g, Some((m1, m2)), part));
+                }
+                None => {
+                    let pieces = g.par_chunks_mut(chunk).zip(partial.par_iter_mut()).enumerate();
+                    pieces.for_each(|(i, (g, part))| piece(i, g, None, part));
+                }
+            }
             for (part_totals, part_sums) in &partial[..g.len().div_ceil(chunk)] {
                 totals.add(part_totals);
                 sums.merge(part_sums);

@@ -269,7 +269,8 @@ where
                 let shards = p.shards() as u64;
                 let rng = |w: usize| stream_rng(seed, Stream::Noise, step * shards + w as u64);
                 let model = &mut self.model;
-                let out = p.step(model, &mut self.adam, &mut self.tracker, inputs, targets, rng, lr, 10.0 * lr);
+                let tracker = Some(&mut self.tracker);
+                let out = p.step(model, &mut self.adam, tracker, inputs, targets, rng, lr, 10.0 * lr);
                 (out.diagnostics, out.variance.filter(|_| out.diagnostics.elbo.is_finite()))
             }
         }

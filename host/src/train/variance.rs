@@ -63,7 +63,12 @@ impl Sums {
 
     /// mean_j(EMA[g_j²] − EMA[g_j]²), or `None` if a value was not finite.
     pub fn variance(&self) -> Option<f64> {
-        self.finite.all().then(|| self.total / self.count.max(1) as f64)
+        self.finite().then(|| self.total / self.count.max(1) as f64)
+    }
+
+    /// Whether every value seen was finite.
+    pub fn finite(&self) -> bool {
+        self.finite.all()
     }
 }
 
@@ -71,6 +76,15 @@ impl Default for Sums {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Only the finiteness check of [`fold`], for a gradient piece without averages.
+pub fn check_finite(g: &[f32], sums: &mut Sums) {
+    let full = g.len() / LANES * LANES;
+    for i in (0..full).step_by(LANES) {
+        sums.finite &= load(&g[i..]).is_finite();
+    }
+    sums.finite &= load_partial(&g[full..]).is_finite();
 }
 
 /// Folds the gradient piece `g` into the matching pieces `m1`, `m2` of the two averages, adding
