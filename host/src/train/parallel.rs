@@ -235,22 +235,29 @@ where
         let mut diagnostics = self.shards[0].diagnostics;
         diagnostics.elbo = self.shards.iter().zip(weights).map(|(s, &c)| c * s.diagnostics.elbo).sum();
 
-        // 4. Adam, split by element ranges.
+        // 4. Adam, split by element ranges into a few pieces per thread, while one thread first
+        // averages the replicas' pending control-variate gradients (serial, but short) and the
+        // other starts on Adam's pieces.
         let adam_step = adam.begin_step(lr, AdamConfig::REBAR);
-        let threads = self.shards.len();
-        for t in 0..M::COUNT {
-            let (p, g, m, v) = (model.tensor_mut(t), self.total.tensor(t), adam.m.tensor_mut(t), adam.v.tensor_mut(t));
-            let chunk = chunk_len(p.len(), threads);
-            p.par_chunks_mut(chunk)
-                .zip(g.par_chunks(chunk))
-                .zip(m.par_chunks_mut(chunk))
-                .zip(v.par_chunks_mut(chunk))
-                .for_each(|(((p, g), m), v)| adam_step.apply(p, g, m, v));
-        }
+        let pieces = 4 * self.shards.len();
+        let (total, shards, pending) = (&self.total, &mut self.shards, &mut self.pending);
+        rayon::join(
+            || average_pending_gradients(shards, pending, weights),
+            || {
+                for t in 0..M::COUNT {
+                    let (p, g) = (model.tensor_mut(t), total.tensor(t));
+                    let (m, v) = (adam.m.tensor_mut(t), adam.v.tensor_mut(t));
+                    let chunk = chunk_len(p.len(), pieces);
+                    p.par_chunks_mut(chunk)
+                        .zip(g.par_chunks(chunk))
+                        .zip(m.par_chunks_mut(chunk))
+                        .zip(v.par_chunks_mut(chunk))
+                        .for_each(|(((p, g), m), v)| adam_step.apply(p, g, m, v));
+                }
+            },
+        );
 
-        // 5. The control variates: the replicas' pending gradients averaged, then every replica
-        // takes the same step.
-        self.average_pending_gradients(weights);
+        // 5. Every replica takes the same control-variate step.
         self.shards.par_iter_mut().for_each(|shard| shard.estimator.update_control_variates(cv_lr));
         StepOutcome { diagnostics, finite: true, variance: sums.variance().filter(|_| tracked) }
     }
@@ -323,37 +330,39 @@ where
         }
         (totals, sums)
     }
+}
 
-    /// Replaces every replica's pending control-variate gradients by their average weighted by
-    /// `weights`.
-    fn average_pending_gradients(&mut self, weights: &[f32]) {
-        if self.shards.len() < 2 {
-            return;
-        }
-        let pending = &mut self.pending;
-        for (w, shard) in self.shards.iter_mut().enumerate() {
-            let (mut at, c) = (0, weights[w]);
-            shard.estimator.visit_pending_gradients(&mut |g| {
-                if pending.len() < at + g.len() {
-                    // The first step sizes the buffer; later steps reuse it.
-                    pending.resize(at + g.len(), 0.0);
-                }
-                let sum = &mut pending[at..at + g.len()];
-                if w == 0 {
-                    sum.iter_mut().zip(g.iter()).for_each(|(s, &x)| *s = c * x);
-                } else {
-                    sum.iter_mut().zip(g.iter()).for_each(|(s, &x)| *s += c * x);
-                }
-                at += g.len();
-            });
-        }
-        for shard in &mut self.shards {
-            let mut at = 0;
-            shard.estimator.visit_pending_gradients(&mut |g| {
-                g.copy_from_slice(&pending[at..at + g.len()]);
-                at += g.len();
-            });
-        }
+/// Replaces every replica's pending control-variate gradients by their average weighted by
+/// `weights`, through the buffer `pending` (sized by the first call).
+fn average_pending_gradients<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize>(
+    shards: &mut [Shard<M, X, H>],
+    pending: &mut Vec<f32>,
+    weights: &[f32],
+) {
+    if shards.len() < 2 {
+        return;
+    }
+    for (w, shard) in shards.iter_mut().enumerate() {
+        let (mut at, c) = (0, weights[w]);
+        shard.estimator.visit_pending_gradients(&mut |g| {
+            if pending.len() < at + g.len() {
+                pending.resize(at + g.len(), 0.0);
+            }
+            let sum = &mut pending[at..at + g.len()];
+            if w == 0 {
+                sum.iter_mut().zip(g.iter()).for_each(|(s, &x)| *s = c * x);
+            } else {
+                sum.iter_mut().zip(g.iter()).for_each(|(s, &x)| *s += c * x);
+            }
+            at += g.len();
+        });
+    }
+    for shard in shards {
+        let mut at = 0;
+        shard.estimator.visit_pending_gradients(&mut |g| {
+            g.copy_from_slice(&pending[at..at + g.len()]);
+            at += g.len();
+        });
     }
 }
 
