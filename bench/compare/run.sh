@@ -7,8 +7,8 @@
 #
 # Environment (all optional):
 #   COMPARE_FRAMEWORKS="rebar jax torch"  what to run
-#   COMPARE_THREADS="2"                   thread counts for JAX and PyTorch, e.g. "2 1"
-#                                         (rebar's step is single-threaded)
+#   COMPARE_THREADS="2"                   thread counts for every framework, e.g. "2 1" (rebar's
+#                                         1-thread step, and its data-parallel step on N threads)
 #   COMPARE_SECONDS=3  COMPARE_REPEATS=3  measurement per line (the median repeat is reported)
 #   COMPARE_ARGS="..."                    extra arguments for both Python scripts,
 #                                         e.g. "--models linear1 --sanity-steps 0"
@@ -59,22 +59,26 @@ log "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm), $(nproc 2>/dev/null || ech
 grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: /[compare] CPU: /' | tee -a "$logfile" >&2
 
 # --------------------------------------------------------------------------------------------
-# rebar: the throughput example (one thread; every estimator and model the scripts also run).
+# rebar: the throughput example (every estimator and model the scripts also run), at each
+# thread count.
 if wants rebar; then
     if ! command -v cargo >/dev/null 2>&1; then
         log "SKIP rebar: cargo not found"
         skipped+=(rebar)
     else
-        log "rebar: cargo run --release -p rebar-bench --example throughput (compiles on first use)"
-        bench_log=$out_dir/rebar-throughput-$stamp.log
-        if cargo run --release -p rebar-bench --example throughput -- "$seconds" "$repeats" \
-            ,rebar, ,rebar-fixed, ,nvil, ,disarm, 2>"$bench_log" |
-            awk -F, 'BEGIN { OFS = "," } $1 == "rebar" { print $1, 1, $2, $3, $4, $5 }' >>"$results"; then
-            log "rebar: $(grep -c '^rebar,' "$results") lines (log: $bench_log)"
-        else
-            log "SKIP rebar: the throughput example failed (see $bench_log)"
-            skipped+=(rebar)
-        fi
+        for threads in $threads_list; do
+            log "rebar: cargo run --release -p rebar-bench --example throughput -- --threads $threads" \
+                "(compiles on first use)"
+            bench_log=$out_dir/rebar-throughput-$threads-$stamp.log
+            if cargo run --release -p rebar-bench --example throughput -- --threads "$threads" "$seconds" \
+                "$repeats" ,rebar, ,rebar-fixed, ,nvil, ,disarm, 2>"$bench_log" |
+                awk -F, 'BEGIN { OFS = "," } $1 == "rebar" { print $1, $2, $3, $4, $5, $6 }' >>"$results"; then
+                log "rebar: $(grep -c "^rebar,$threads," "$results") lines on $threads threads (log: $bench_log)"
+            else
+                log "SKIP rebar on $threads threads: the throughput example failed (see $bench_log)"
+                skipped+=("rebar-$threads")
+            fi
+        done
     fi
 fi
 
@@ -175,7 +179,7 @@ fi
 # The combined table (markdown), one row per (model, estimator, batch).
 echo
 echo "Training steps per second ($(date -u '+%Y-%m-%d'), $(nproc 2>/dev/null || echo '?') CPUs;" \
-    "rebar single-threaded; JAX jit and PyTorch eager with the thread count in the header)"
+    "rebar, JAX jit and PyTorch eager with the thread count in the header)"
 echo
 table_py='
 import csv, sys

@@ -142,6 +142,35 @@ fn resuming_continues_bit_identically_after_a_stop_and_after_sigkill() {
 }
 
 #[test]
+fn data_parallel_runs_repeat_and_resume_bit_identically() {
+    let (a, b, stopped) = (tmp("dp-a"), tmp("dp-b"), tmp("dp-stopped"));
+    let extra = ["--estimator", "rebar", "--train-threads", "2"];
+    for d in [&a, &b] {
+        let o = rebar(&args(d.to_str().unwrap(), "50", &extra));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert_eq!(metrics(&a), metrics(&b), "same seed and thread count, different metrics.csv");
+    let o = rebar(&args(stopped.to_str().unwrap(), "25", &extra));
+    assert!(o.status.success(), "{}", text(&o));
+    let mut resume = args(stopped.to_str().unwrap(), "50", &extra);
+    resume.push("--resume");
+    let o = rebar(&resume);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(metrics(&a), metrics(&stopped), "resumed data-parallel run: metrics differ");
+
+    // The thread count is part of the run: resuming with another is refused.
+    let mut other = args(stopped.to_str().unwrap(), "60", &["--estimator", "rebar"]);
+    other.push("--resume");
+    let o = rebar(&other);
+    assert!(!o.status.success() && text(&o).contains("different run"), "{}", text(&o));
+    // Estimators whose estimate does not split exactly are refused.
+    for estimator in ["reinforce", "relax"] {
+        let o = rebar(&args(tmp("dp-no").to_str().unwrap(), "5", &["--estimator", estimator, "--train-threads", "2"]));
+        assert!(!o.status.success() && text(&o).contains("cannot split a batch"), "{}", text(&o));
+    }
+}
+
+#[test]
 fn corrupt_or_foreign_checkpoints_are_refused_clearly() {
     let d = tmp("corrupt");
     let o = rebar(&args(d.to_str().unwrap(), "30", &["--estimator", "disarm"]));
