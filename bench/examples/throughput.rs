@@ -13,8 +13,7 @@
 //! median rate is printed: the machines this runs on are shared, and the median shrugs off a
 //! repeat that another process slowed down. With `--threads N` (N ≥ 2) each step is the
 //! data-parallel step of `rebar train --train-threads N` ([`rebar_host::train::parallel`]), and
-//! only the estimators that shard exactly and the batches of at least N run (`rebar train`
-//! refuses the others). With FILTERs, only the cases whose
+//! only the batches of at least N run (`rebar train` refuses smaller ones). With FILTERs, only the cases whose
 //! `model,estimator,batch` contains one of them run (e.g. `linear1,rebar,` or `,24`).
 
 use std::hint::black_box;
@@ -59,7 +58,7 @@ fn main() {
     let repeats: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3);
     let filters: Vec<String> = args.collect();
     println!("framework,threads,model,estimator,batch,steps_per_second,multiply_adds_per_example,gflops");
-    for kind in ESTIMATORS.into_iter().filter(|k| threads == 1 || k.shards_exactly()) {
+    for kind in ESTIMATORS {
         for (model, batch) in CASES.into_iter().filter(|&(_, batch)| batch >= threads) {
             let label = format!("{model},{},{batch}", kind.name());
             if !filters.is_empty() && !filters.iter().any(|f| label.contains(f.as_str())) {

@@ -64,7 +64,6 @@ impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]> + Send + Sync
         let estimator =
             AnyEstimator::new(kind, EstimatorOptions::default(), &mut rng).expect("default options are valid");
         let parallel = (threads > 1).then(|| {
-            assert!(kind.shards_exactly(), "{} does not run data-parallel", kind.name());
             let mut replica = || AnyEstimator::new(kind, EstimatorOptions::default(), &mut rng).expect("valid");
             let first = replica();
             let replicas = (1..threads).map(|_| replica()).collect();

@@ -163,11 +163,9 @@ fn data_parallel_runs_repeat_and_resume_bit_identically() {
     other.push("--resume");
     let o = rebar(&other);
     assert!(!o.status.success() && text(&o).contains("different run"), "{}", text(&o));
-    // Estimators whose estimate does not split exactly are refused.
-    for estimator in ["reinforce", "relax"] {
-        let o = rebar(&args(tmp("dp-no").to_str().unwrap(), "5", &["--estimator", estimator, "--train-threads", "2"]));
-        assert!(!o.status.success() && text(&o).contains("cannot split a batch"), "{}", text(&o));
-    }
+    // A batch smaller than the thread count is refused.
+    let o = rebar(&args(tmp("dp-no").to_str().unwrap(), "5", &["--batch", "2", "--train-threads", "3"]));
+    assert!(!o.status.success() && text(&o).contains("needs a batch of at least 3"), "{}", text(&o));
 }
 
 #[test]

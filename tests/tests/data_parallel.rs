@@ -93,13 +93,13 @@ fn flat_tensors<T: Tensors>(t: &T) -> Vec<f64> {
 
 /// `a` and `b` agree up to the rounding of differently associated single-precision sums,
 /// relative to the piece's largest value: sums over the batch that nearly cancel lose some
-/// digits, so the bound is 2e-4 of the scale; a systematic error of 0.1% in η's variance
-/// gradient still fails it (checked by mutating the step).
-fn assert_close(what: &str, a: &[f64], b: &[f64]) {
+/// digits, so the bound is `tolerance` of the scale. At 2e-4, a systematic error of 0.1% in η's
+/// variance gradient still fails it (checked by mutating the step).
+fn assert_close(what: &str, a: &[f64], b: &[f64], tolerance: f64) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
     let scale = b.iter().fold(1e-6f64, |m, x| m.max(x.abs()));
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= 2e-4 * scale, "{what}[{i}]: sharded {x} vs whole batch {y} (scale {scale})");
+        assert!((x - y).abs() <= tolerance * scale, "{what}[{i}]: sharded {x} vs whole batch {y} (scale {scale})");
     }
 }
 
@@ -109,7 +109,6 @@ fn check<M>(kind: EstimatorKind, n: usize, shards: usize)
 where
     M: Sbn<3, Input = [f32; 6], Target = [f32; 6]> + Send + Sync,
 {
-    assert!(kind.shards_exactly());
     let mut data = rng(7);
     let batch: Vec<[f32; 6]> = (0..n).map(|_| binary_row(&mut data)).collect();
     let new = || AnyEstimator::<M, 6, 3, BATCH_CAPACITY>::new(kind, EstimatorOptions::default(), &mut rng(3)).unwrap();
@@ -127,6 +126,9 @@ where
     let (mut grad, mut scratch) = (boxed::<M>(), boxed::<M::Scratch<BATCH_CAPACITY>>());
 
     let per_shard = n.div_ceil(shards);
+    // RELAX's r-network gradient sums products of the whole gradient's tangents that nearly
+    // cancel (measured: up to 3.4e-4 of the scale with uneven shards).
+    let tolerance = if kind == EstimatorKind::Relax { 6e-4 } else { 2e-4 };
     for step in 0..3 {
         let out = parallel.step(
             &mut model,
@@ -162,14 +164,19 @@ where
         whole.update_control_variates(10.0 * LR);
 
         let name = format!("{} step {step}, {shards} shards of {n} rows", kind.name());
-        assert_close(&format!("{name}: gradient"), &flat_tensors(parallel.gradient()), &flat_tensors(&*grad));
-        assert_close(&format!("{name}: model"), &flat_tensors(&*model), &flat_tensors(&*whole_model));
+        assert_close(
+            &format!("{name}: gradient"),
+            &flat_tensors(parallel.gradient()),
+            &flat_tensors(&*grad),
+            tolerance,
+        );
+        assert_close(&format!("{name}: model"), &flat_tensors(&*model), &flat_tensors(&*whole_model), tolerance);
         let (mut a, mut b) = (Pieces::default(), Pieces::default());
         parallel.estimator_mut().visit_state(&mut a);
         whole.visit_state(&mut b);
         assert_eq!(a.0.len(), b.0.len());
         for (i, (a, b)) in a.0.iter().zip(&b.0).enumerate() {
-            assert_close(&format!("{name}: control-variate state, piece {i}"), a, b);
+            assert_close(&format!("{name}: control-variate state, piece {i}"), a, b, tolerance);
         }
         assert!((out.diagnostics.elbo - d.elbo).abs() <= 1e-4 * d.elbo.abs(), "{name}: ELBO");
         if let (Some(x), Some(y)) = (out.diagnostics.variance_objective, d.variance_objective) {
@@ -179,10 +186,11 @@ where
 }
 
 #[test]
-fn sharded_rebar_is_the_whole_batch_estimate() {
+fn sharded_rebar_and_relax_are_the_whole_batch_estimate() {
     for (n, shards) in [(6, 2), (5, 2), (7, 3)] {
         check::<Linear>(EstimatorKind::Rebar, n, shards);
         check::<Linear>(EstimatorKind::RebarFixed, n, shards);
+        check::<Linear>(EstimatorKind::Relax, n, shards);
         check::<Nonlinear>(EstimatorKind::Rebar, n, shards);
     }
 }
@@ -190,6 +198,7 @@ fn sharded_rebar_is_the_whole_batch_estimate() {
 #[test]
 fn sharded_estimators_are_the_whole_batch_estimate() {
     for kind in [
+        EstimatorKind::Reinforce,
         EstimatorKind::Nvil,
         EstimatorKind::SimpleMuprop,
         EstimatorKind::Muprop,

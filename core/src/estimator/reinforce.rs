@@ -11,6 +11,55 @@ use rand_core::Rng;
 #[derive(Zeroable, Debug, Clone, Copy, Default)]
 pub struct Reinforce;
 
+impl Reinforce {
+    /// Stage 1 of an estimate split over shards of a batch: draws the noise and runs the hard
+    /// pass for the loaded rows; returns Σ_r f(b_r) over them.
+    pub fn sample<M: Sbn<H>, const H: usize, const B: usize, R: Rng + ?Sized>(
+        model: &M,
+        s: &mut M::Scratch<B>,
+        rng: &mut R,
+    ) -> f32 {
+        let n = M::rows(s).n;
+        if n == 0 {
+            return 0.0;
+        }
+        draw_noise::<M, H, B, R>(s, rng);
+        model.hard_forward(s, 0);
+        M::rows(s).elbo[..n].iter().sum()
+    }
+
+    /// Stage 2: the loss gradient as a mean over the loaded rows, each example's baseline being
+    /// the mean ELBO of the *other* examples of a batch of `batch_size` examples whose ELBOs sum
+    /// to `batch_sum` (the loaded rows among them).
+    pub fn gradient<M: Sbn<H>, const H: usize, const B: usize>(
+        model: &M,
+        s: &mut M::Scratch<B>,
+        grad: &mut M,
+        batch_sum: f32,
+        batch_size: usize,
+    ) -> Diagnostics {
+        grad.fill_zero();
+        let n = M::rows(s).n;
+        if n == 0 {
+            return Diagnostics::default();
+        }
+        let f = M::rows(s).elbo;
+        let inv_n = 1.0 / n as f32;
+        let mut w = [0.0f32; B];
+        for r in 0..n {
+            let others = if batch_size > 1 { (batch_sum - f[r]) / (batch_size - 1) as f32 } else { 0.0 };
+            // Loss = −ELBO: the score term enters with a minus sign.
+            w[r] = -(f[r] - others) * inv_n;
+        }
+        model.decoder_backward(s, &[-inv_n; B][..n], grad);
+        for l in 0..M::LAYERS {
+            set_score_dlogits::<M, H, B>(s, l, &w[..n]);
+            model.encoder_backward(s, l, grad);
+        }
+        Diagnostics { elbo: f[..n].iter().sum::<f32>() * inv_n, ..Default::default() }
+    }
+}
+
 impl<M: Sbn<H>, const H: usize, const B: usize> Estimator<M, H, B> for Reinforce {
     fn name(&self) -> &'static str {
         "reinforce"
@@ -27,29 +76,8 @@ impl<M: Sbn<H>, const H: usize, const B: usize> Estimator<M, H, B> for Reinforce
         rng: &mut R,
         grad: &mut M,
     ) -> Diagnostics {
-        let n = M::rows(s).n;
-        if n == 0 {
-            grad.fill_zero();
-            return Diagnostics::default();
-        }
-        draw_noise::<M, H, B, R>(s, rng);
-        model.hard_forward(s, 0);
-        let f = M::rows(s).elbo;
-        let sum: f32 = f[..n].iter().sum();
-        let inv_n = 1.0 / n as f32;
-        let mut w = [0.0f32; B];
-        for r in 0..n {
-            let others = if n > 1 { (sum - f[r]) / (n - 1) as f32 } else { 0.0 };
-            // Loss = −ELBO: the score term enters with a minus sign.
-            w[r] = -(f[r] - others) * inv_n;
-        }
-        grad.fill_zero();
-        model.decoder_backward(s, &[-inv_n; B][..n], grad);
-        for l in 0..M::LAYERS {
-            set_score_dlogits::<M, H, B>(s, l, &w[..n]);
-            model.encoder_backward(s, l, grad);
-        }
-        Diagnostics { elbo: sum * inv_n, ..Default::default() }
+        let sum = Self::sample(model, s, rng);
+        Self::gradient(model, s, grad, sum, M::rows(s).n)
     }
 
     fn update_control_variates(&mut self, _lr: f32) {}

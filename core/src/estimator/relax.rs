@@ -17,7 +17,7 @@
 //! whose second term (the parameter gradient of a directional derivative) is written out by hand
 //! for r's one tanh hidden layer below. r's output weights start at zero, so RELAX starts as REBAR.
 
-use super::rebar::{Rebar, RebarConfig, RebarConfigError, TildeNoise};
+use super::rebar::{GradientTotals, Rebar, RebarConfig, RebarConfigError, TildeNoise};
 use super::{Cost, Diagnostics, Estimator, coupled_dz_tilde_minus_one};
 use crate::math::scalar::tanh;
 use crate::model::Sbn;
@@ -99,6 +99,37 @@ where
             a.reset();
         }
         Ok(())
+    }
+
+    /// Stage 1 of an estimate (as [`Rebar::estimate_parts`]): A plus RELAX's term R in `grad`,
+    /// B in the REBAR part's [`Rebar::control_variate_part`]. Returns false for an empty batch.
+    pub fn estimate_parts<R: Rng + ?Sized>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        rng: &mut R,
+        grad: &mut M,
+    ) -> bool {
+        if !self.rebar.estimate_parts(model, s, rng, grad) {
+            return false;
+        }
+        self.add_relax_term(model, s, grad);
+        true
+    }
+
+    /// Stage 2 (as [`Rebar::variance_gradients`]), plus the variance gradient of the r networks.
+    pub fn variance_gradients(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        grad: &M,
+        totals: &GradientTotals,
+    ) -> Diagnostics {
+        let d = self.rebar.variance_gradients(model, s, grad, totals);
+        if self.rebar.trains_control_variates() {
+            self.add_psi_gradient(s, totals.count);
+        }
+        d
     }
 
     /// Adds R to `grad` for every layer, keeping z and ∂z̃/∂a − 1 for the ψ-gradient.

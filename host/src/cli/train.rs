@@ -87,7 +87,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub threads: Option<usize>,
     /// Threads for the training step: the batch is split into this many shards, estimated in
-    /// parallel and averaged exactly (every estimator but reinforce and relax). Each shard draws
+    /// parallel and averaged: exactly the whole batch's estimate, for every estimator. Each shard draws
     /// its own noise, so a run's numbers depend on this count (1: the single-threaded step).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=rebar_host::train::parallel::MAX_SHARDS as u64))]
     pub train_threads: u64,

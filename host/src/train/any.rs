@@ -4,8 +4,8 @@
 
 use rand_core::Rng;
 use rebar_core::estimator::{
-    Arm, Concrete, Cost, DisArm, Estimator, MuProp, Nvil, Rebar, RebarConfig, RebarConfigError, Reinforce, Relax, Rloo,
-    SimpleMuProp, Temperature, TildeNoise,
+    Arm, Concrete, Cost, DisArm, Estimator, GradientTotals, MuProp, Nvil, Rebar, RebarConfig, RebarConfigError,
+    Reinforce, Relax, Rloo, SimpleMuProp, Temperature, TildeNoise,
 };
 use rebar_core::state::StateVisitor;
 use rebar_core::{Diagnostics, Sbn};
@@ -225,18 +225,44 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         self.inner().visit_pending_gradients(f)
     }
 
-    /// The REBAR estimator inside, if this is one (fixed or learned temperature).
-    pub fn as_rebar(&self) -> Option<&Rebar<M, X, H, B>> {
+    /// The REBAR part of REBAR (fixed or learned temperature) and RELAX: the estimators whose
+    /// control variates descend the variance of the whole gradient, and whose estimate
+    /// therefore splits in two stages ([`Rebar::estimate_parts`], [`Rebar::variance_gradients`]).
+    pub fn rebar_part(&self) -> Option<&Rebar<M, X, H, B>> {
         match self {
             Self::Rebar(e) => Some(e),
+            Self::Relax(e) => Some(&e.rebar),
             _ => None,
         }
     }
 
-    /// [`AnyEstimator::as_rebar`], mutable.
-    pub fn as_rebar_mut(&mut self) -> Option<&mut Rebar<M, X, H, B>> {
+    /// Stage 1 of REBAR's and RELAX's estimate (see [`AnyEstimator::rebar_part`]); `None` for
+    /// the other estimators.
+    pub fn estimate_parts<R: Rng + ?Sized>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        rng: &mut R,
+        grad: &mut M,
+    ) -> Option<bool> {
         match self {
-            Self::Rebar(e) => Some(e),
+            Self::Rebar(e) => Some(e.estimate_parts(model, s, rng, grad)),
+            Self::Relax(e) => Some(e.estimate_parts(model, s, rng, grad)),
+            _ => None,
+        }
+    }
+
+    /// Stage 2 of REBAR's and RELAX's estimate; `None` for the other estimators.
+    pub fn variance_gradients(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        grad: &M,
+        totals: &GradientTotals,
+    ) -> Option<Diagnostics> {
+        match self {
+            Self::Rebar(e) => Some(e.variance_gradients(model, s, grad, totals)),
+            Self::Relax(e) => Some(e.variance_gradients(model, s, grad, totals)),
             _ => None,
         }
     }

@@ -73,15 +73,6 @@ impl EstimatorKind {
         }
     }
 
-    /// Whether a batch split into shards (data-parallel training) gives exactly the estimate of
-    /// the whole batch: every estimator whose learning signal and control-variate objectives
-    /// are means of per-example terms, and REBAR, whose variance objective the shards assemble
-    /// from the whole batch's gradient. Not REINFORCE (its baseline is the leave-one-out mean
-    /// over the batch) nor RELAX (its network's variance gradient is not split yet).
-    pub fn shards_exactly(self) -> bool {
-        !matches!(self, Self::Reinforce | Self::Relax)
-    }
-
     /// The paper's temperature for this estimator: 0.5 to start the learned ones, 0.1 for the
     /// fixed ones (REBAR(0.1), Concrete(0.1)); none for the others.
     pub fn default_temperature(self) -> Option<f32> {

@@ -100,12 +100,6 @@ where
     // The control variates are initialised from their own stream, after the model's.
     let mut rng = stream_rng(config.seed, Stream::Init, 1);
     let threads = config.train_threads;
-    if threads > 1 && !config.estimator.shards_exactly() {
-        return Err(TrainError::Config(format!(
-            "--train-threads {threads}: {} cannot split a batch over threads exactly (every other estimator can)",
-            config.estimator.name()
-        )));
-    }
     if threads > config.batch {
         return Err(TrainError::Config(format!("--train-threads {threads} needs a batch of at least {threads}")));
     }

@@ -6,14 +6,19 @@
 //! # Exactness
 //! A shard's estimate is a mean over its rows, so the row-weighted average of the shards' is the
 //! whole batch's, for every estimator whose learning signal and control-variate objectives are
-//! means of per-example terms ([`EstimatorKind::shards_exactly`]). REBAR's variance objective is
-//! not: its η-, baseline- and temperature-gradients need the *whole batch's* g. Each replica
-//! therefore stops after A and B ([`Rebar::estimate_parts`]), the shards' parts are averaged
-//! and combined once, and only then does each replica compute the variance gradients of its rows
-//! against that g ([`Rebar::variance_gradients`]). The replicas' pending control-variate
-//! gradients are averaged the same way and every replica applies the same update, so their
-//! learned state stays identical. `tests/tests/data_parallel.rs` checks the result against one
-//! estimate of the whole batch with the same noise.
+//! means of per-example terms. Two kinds are not, and split in two stages:
+//! - REBAR's (and RELAX's) variance objective: its η-, baseline-, temperature- (and r-network-)
+//!   gradients need the *whole batch's* g. Each replica therefore stops after A and B
+//!   ([`Rebar::estimate_parts`]), the shards' parts are averaged and combined once, and only then
+//!   does each replica compute the variance gradients of its rows against that g
+//!   ([`Rebar::variance_gradients`]).
+//! - REINFORCE's baseline, the mean ELBO of the batch's other examples: the shards sample first
+//!   ([`Reinforce::sample`]), then each computes its gradient from the whole batch's sum of ELBOs
+//!   ([`Reinforce::gradient`]).
+//!
+//! The replicas' pending control-variate gradients are averaged the same way and every replica
+//! applies the same update, so their learned state stays identical. `tests/tests/data_parallel.rs`
+//! checks the result against one estimate of the whole batch with the same noise.
 //!
 //! # Determinism
 //! Each shard draws its noise from its own stream and the sums are associated by shard and by
@@ -31,7 +36,7 @@ use std::sync::Arc;
 
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
-use rebar_core::estimator::{GradientTotals, Rebar};
+use rebar_core::estimator::{GradientTotals, Rebar, Reinforce};
 use rebar_core::state::StateVisitor;
 use rebar_core::{Adam, AdamConfig, Diagnostics, Sbn};
 
@@ -52,8 +57,10 @@ struct Shard<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize> {
     grad: Box<M>,
     estimator: AnyEstimator<M, X, H, B>,
     rows: usize,
-    /// REBAR: whether the shard had rows to estimate.
+    /// REBAR, RELAX: whether the shard had rows to estimate.
     estimated: bool,
+    /// REINFORCE: Σ f over the shard's rows.
+    elbo_sum: f32,
     diagnostics: Diagnostics,
 }
 
@@ -101,6 +108,7 @@ where
             estimator,
             rows: 0,
             estimated: false,
+            elbo_sum: 0.0,
             diagnostics: Diagnostics::default(),
         };
         let mut me = DataParallel {
@@ -198,19 +206,29 @@ where
         let per_shard = n.div_ceil(self.shards.len()).max(1);
         let shard_rows = |w: usize| (w * per_shard).min(n)..((w + 1) * per_shard).min(n);
 
-        // 1. Each shard estimates its rows (REBAR: its parts A and B only).
+        // 1. Each shard estimates its rows (REBAR and RELAX: their parts A and B only; REINFORCE:
+        // its samples, then the gradient with the whole batch's leave-one-out baselines).
         let shared: &M = model;
+        let reinforce = matches!(self.shards[0].estimator, AnyEstimator::Reinforce(_));
         self.shards.par_iter_mut().enumerate().for_each(|(w, shard)| {
             let rows: Range<usize> = shard_rows(w);
             shard.rows = rows.len();
             shared.load_batch(&inputs[rows.clone()], &targets[rows], &mut shard.scratch);
-            let mut rng = rng(w);
-            if let Some(rebar) = shard.estimator.as_rebar_mut() {
-                shard.estimated = rebar.estimate_parts(shared, &mut shard.scratch, &mut rng, &mut shard.grad);
+            let (mut rng, s, grad) = (rng(w), &mut shard.scratch, &mut shard.grad);
+            if reinforce {
+                shard.elbo_sum = Reinforce::sample::<M, H, B, _>(shared, s, &mut rng);
+            } else if let Some(estimated) = shard.estimator.estimate_parts(shared, s, &mut rng, grad) {
+                shard.estimated = estimated;
             } else {
-                shard.diagnostics = shard.estimator.estimate(shared, &mut shard.scratch, &mut rng, &mut shard.grad);
+                shard.diagnostics = shard.estimator.estimate(shared, s, &mut rng, grad);
             }
         });
+        if reinforce {
+            let batch_sum = self.shards.iter().map(|s| s.elbo_sum).sum();
+            self.shards.par_iter_mut().for_each(|shard| {
+                shard.diagnostics = Reinforce::gradient(shared, &mut shard.scratch, &mut shard.grad, batch_sum, n);
+            });
+        }
         let mut weights = [0.0f32; MAX_SHARDS];
         for (w, shard) in self.shards.iter().enumerate() {
             weights[w] = shard.rows as f32 / n.max(1) as f32;
@@ -224,12 +242,14 @@ where
             return StepOutcome { diagnostics: self.shards[0].diagnostics, finite: false, variance: None };
         }
 
-        // 3. REBAR: each replica's variance gradients for its rows, against the whole g.
-        if self.shards[0].estimator.as_rebar_mut().is_some() {
+        // 3. REBAR, RELAX: each replica's variance gradients for its rows, against the whole g.
+        if self.shards[0].estimator.rebar_part().is_some() {
             let total: &M = &self.total;
             self.shards.par_iter_mut().filter(|s| s.estimated).for_each(|shard| {
-                let rebar = shard.estimator.as_rebar_mut().expect("every replica is REBAR");
-                shard.diagnostics = rebar.variance_gradients(shared, &mut shard.scratch, total, &totals);
+                let estimator = &mut shard.estimator;
+                if let Some(d) = estimator.variance_gradients(shared, &mut shard.scratch, total, &totals) {
+                    shard.diagnostics = d;
+                }
             });
         }
         let mut diagnostics = self.shards[0].diagnostics;
@@ -268,13 +288,13 @@ where
     fn reduce(&mut self, mut tracker: Option<&mut VarianceTracker<M>>, weights: &[f32]) -> (GradientTotals, Sums) {
         let (mut totals, mut sums) = (GradientTotals::default(), Sums::new());
         let threads = self.shards.len();
-        let rebar: Option<&Rebar<M, X, H, B>> = self.shards[0].estimator.as_rebar();
+        let rebar: Option<&Rebar<M, X, H, B>> = self.shards[0].estimator.rebar_part();
         for t in 0..M::COUNT {
             let mut a_parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
             let mut b_parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
             for (w, shard) in self.shards.iter().enumerate() {
                 a_parts[w] = shard.grad.tensor(t);
-                if let Some(r) = shard.estimator.as_rebar().filter(|r| r.has_control_variate_part(t)) {
+                if let Some(r) = shard.estimator.rebar_part().filter(|r| r.has_control_variate_part(t)) {
                     b_parts[w] = r.control_variate_part().tensor(t);
                 }
             }
