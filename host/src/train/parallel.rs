@@ -184,80 +184,84 @@ where
         M::Target: Sync,
     {
         let pool = self.pool.clone();
-        pool.install(|| self.step_in_pool(model, adam, tracker, inputs, targets, rng, lr, cv_lr))
+        pool.install(|| {
+            let weights = self.estimate(model, inputs, targets, rng);
+            let weights = &weights[..self.shards.len()];
+            let tracked = tracker.is_some();
+            let (totals, sums) = self.reduce(tracker, weights);
+            if !sums.finite() {
+                return StepOutcome { diagnostics: self.shards[0].diagnostics, finite: false, variance: None };
+            }
+            let mut diagnostics = self.variance_gradients(model, &totals);
+            diagnostics.elbo = self.shards.iter().zip(weights).map(|(s, &c)| c * s.diagnostics.elbo).sum();
+            self.update(model, adam, weights, lr, cv_lr);
+            StepOutcome { diagnostics, finite: true, variance: sums.variance().filter(|_| tracked) }
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn step_in_pool(
+    /// Phase 1: each shard estimates its rows (REBAR and RELAX: their parts A and B only;
+    /// REINFORCE: its samples, then the gradient with the whole batch's leave-one-out
+    /// baselines). Returns each shard's weight, its share of the batch's rows.
+    fn estimate(
         &mut self,
-        model: &mut M,
-        adam: &mut Adam<M>,
-        tracker: Option<&mut VarianceTracker<M>>,
+        model: &M,
         inputs: &[M::Input],
         targets: &[M::Target],
         rng: impl Fn(usize) -> Xoshiro256PlusPlus + Send + Sync,
-        lr: f32,
-        cv_lr: f32,
-    ) -> StepOutcome
+    ) -> [f32; MAX_SHARDS]
     where
         M::Target: Sync,
     {
         let n = inputs.len().min(targets.len()).min(B);
         let per_shard = n.div_ceil(self.shards.len()).max(1);
-        let shard_rows = |w: usize| (w * per_shard).min(n)..((w + 1) * per_shard).min(n);
-
-        // 1. Each shard estimates its rows (REBAR and RELAX: their parts A and B only; REINFORCE:
-        // its samples, then the gradient with the whole batch's leave-one-out baselines).
-        let shared: &M = model;
         let reinforce = matches!(self.shards[0].estimator, AnyEstimator::Reinforce(_));
         self.shards.par_iter_mut().enumerate().for_each(|(w, shard)| {
-            let rows: Range<usize> = shard_rows(w);
+            let rows: Range<usize> = (w * per_shard).min(n)..((w + 1) * per_shard).min(n);
             shard.rows = rows.len();
-            shared.load_batch(&inputs[rows.clone()], &targets[rows], &mut shard.scratch);
+            model.load_batch(&inputs[rows.clone()], &targets[rows], &mut shard.scratch);
             let (mut rng, s, grad) = (rng(w), &mut shard.scratch, &mut shard.grad);
             if reinforce {
-                shard.elbo_sum = Reinforce::sample::<M, H, B, _>(shared, s, &mut rng);
-            } else if let Some(estimated) = shard.estimator.estimate_parts(shared, s, &mut rng, grad) {
+                shard.elbo_sum = Reinforce::sample::<M, H, B, _>(model, s, &mut rng);
+            } else if let Some(estimated) = shard.estimator.estimate_parts(model, s, &mut rng, grad) {
                 shard.estimated = estimated;
             } else {
-                shard.diagnostics = shard.estimator.estimate(shared, s, &mut rng, grad);
+                shard.diagnostics = shard.estimator.estimate(model, s, &mut rng, grad);
             }
         });
         if reinforce {
             let batch_sum = self.shards.iter().map(|s| s.elbo_sum).sum();
             self.shards.par_iter_mut().for_each(|shard| {
-                shard.diagnostics = Reinforce::gradient(shared, &mut shard.scratch, &mut shard.grad, batch_sum, n);
+                shard.diagnostics = Reinforce::gradient(model, &mut shard.scratch, &mut shard.grad, batch_sum, n);
             });
         }
         let mut weights = [0.0f32; MAX_SHARDS];
         for (w, shard) in self.shards.iter().enumerate() {
             weights[w] = shard.rows as f32 / n.max(1) as f32;
         }
-        let weights = &weights[..self.shards.len()];
+        weights
+    }
 
-        // 2. The whole batch's gradient (REBAR: combined), folded into the variance metric.
-        let tracked = tracker.is_some();
-        let (totals, sums) = self.reduce(tracker, weights);
-        if !sums.finite() {
-            return StepOutcome { diagnostics: self.shards[0].diagnostics, finite: false, variance: None };
-        }
-
-        // 3. REBAR, RELAX: each replica's variance gradients for its rows, against the whole g.
+    /// Phase 3 (after [`DataParallel::reduce`]), REBAR and RELAX: each replica's variance
+    /// gradients for its rows, against the whole batch's g. Returns the first shard's
+    /// diagnostics.
+    fn variance_gradients(&mut self, model: &M, totals: &GradientTotals) -> Diagnostics {
         if self.shards[0].estimator.rebar_part().is_some() {
             let total: &M = &self.total;
             self.shards.par_iter_mut().filter(|s| s.estimated).for_each(|shard| {
                 let estimator = &mut shard.estimator;
-                if let Some(d) = estimator.variance_gradients(shared, &mut shard.scratch, total, &totals) {
+                if let Some(d) = estimator.variance_gradients(model, &mut shard.scratch, total, totals) {
                     shard.diagnostics = d;
                 }
             });
         }
-        let mut diagnostics = self.shards[0].diagnostics;
-        diagnostics.elbo = self.shards.iter().zip(weights).map(|(s, &c)| c * s.diagnostics.elbo).sum();
+        self.shards[0].diagnostics
+    }
 
-        // 4. Adam, split by element ranges into a few pieces per thread, while one thread first
-        // averages the replicas' pending control-variate gradients (serial, but short) and the
-        // other starts on Adam's pieces.
+    /// Phase 4: Adam, split by element ranges into a few pieces per thread, while one thread
+    /// first averages the replicas' pending control-variate gradients (serial, but short) and
+    /// the other starts on Adam's pieces; then every replica takes the same control-variate
+    /// step.
+    fn update(&mut self, model: &mut M, adam: &mut Adam<M>, weights: &[f32], lr: f32, cv_lr: f32) {
         let adam_step = adam.begin_step(lr, AdamConfig::REBAR);
         let pieces = 4 * self.shards.len();
         let (total, shards, pending) = (&self.total, &mut self.shards, &mut self.pending);
@@ -276,15 +280,12 @@ where
                 }
             },
         );
-
-        // 5. Every replica takes the same control-variate step.
         self.shards.par_iter_mut().for_each(|shard| shard.estimator.update_control_variates(cv_lr));
-        StepOutcome { diagnostics, finite: true, variance: sums.variance().filter(|_| tracked) }
     }
 
-    /// `total = Σ_w weights[w]·grad_w` (REBAR: `+ η ⊙ Σ_w weights[w]·B_w`, with the sums of
-    /// [`Rebar::combine_slice`]), folded into `tracker` (or only checked for finiteness); each
-    /// tensor split over the threads.
+    /// Phase 2: `total = Σ_w weights[w]·grad_w` (REBAR: `+ η ⊙ Σ_w weights[w]·B_w`, with the
+    /// sums of [`Rebar::combine_slice`]), folded into `tracker` (or only checked for
+    /// finiteness); each tensor split over the threads.
     fn reduce(&mut self, mut tracker: Option<&mut VarianceTracker<M>>, weights: &[f32]) -> (GradientTotals, Sums) {
         let (mut totals, mut sums) = (GradientTotals::default(), Sums::new());
         let threads = self.shards.len();
