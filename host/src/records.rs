@@ -129,6 +129,13 @@ pub struct Summary {
     /// The estimator's work per example in this process's steps (absent in older summaries).
     #[serde(default)]
     pub work: Option<Work>,
+    /// Threads of the training step (`--train-threads`; 1 in older summaries).
+    #[serde(default = "one_thread")]
+    pub train_threads: u32,
+}
+
+fn one_thread() -> u32 {
+    1
 }
 
 /// Multiply-adds of the dense maps (encoder, decoder, baseline nets) per training example, as

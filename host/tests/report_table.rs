@@ -52,6 +52,7 @@ fn summary(f: &Fake) -> Summary {
             multiply_adds_per_example: (1.0 + 0.1 * f.seed as f64) * 1e6,
             dense_multiply_adds_per_example: 2e6,
         }),
+        train_threads: 1,
     }
 }
 
@@ -211,6 +212,24 @@ fn group_by_other_fields() {
     let table = report::markdown_table(&groups, &by);
     // nvil over both learning rates: best −110.25 and −107.75: mean −109, s = 1.768, s.e. 1.25.
     assert_eq!(row(&table, &["nvil"])[1..3], ["2", "-109.00 ± 1.25"]);
+}
+
+#[test]
+fn runs_with_other_training_threads_are_other_groups() {
+    let root = tempfile::tempdir().unwrap();
+    let parent = layout(root.path());
+    let mut runs = report::find_runs(&parent, &mut Vec::new()).unwrap();
+    // The same grouping without a thread count column while every run used one thread ...
+    assert_eq!(report::grouping(&runs, GroupField::DEFAULT), GroupField::DEFAULT);
+    // ... and with one as soon as a run used two: its seed is then not another seed of the group.
+    let groups_before = report::group_runs(runs.clone(), GroupField::DEFAULT).len();
+    runs[0].summary.train_threads = 2;
+    let by = report::grouping(&runs, GroupField::DEFAULT);
+    assert_eq!(by.last(), Some(&GroupField::Threads));
+    let groups = report::group_runs(runs, &by);
+    assert_eq!(groups.len(), groups_before + 1);
+    let table = report::markdown_table(&groups, &by);
+    assert!(table.lines().next().unwrap().contains("| threads |"), "{table}");
 }
 
 #[test]

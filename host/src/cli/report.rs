@@ -36,9 +36,7 @@ pub fn run(args: &ReportArgs) -> Result<(), Box<dyn std::error::Error>> {
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let mut by = args.group_by.clone();
-    let mut seen = std::collections::BTreeSet::new();
-    by.retain(|f| seen.insert(*f));
+    let by = report::grouping(&runs, &args.group_by);
     let groups = report::group_runs(runs, &by);
     let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
     let (md, png) = report::write_report(&groups, &by, &args.dirs, &out)?;

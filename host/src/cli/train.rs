@@ -247,6 +247,7 @@ fn summary(config: &TrainConfig, o: &Outcome, args: &TrainArgs) -> Summary {
         steps_completed: o.steps,
         epochs_completed: o.history.len() as u64,
         steps_per_second: o.steps_per_second,
+        train_threads: config.train_threads as u32,
         wall_seconds: o.seconds,
         final_metrics: FinalMetrics {
             train_elbo: last.map_or(f64::NAN, |r| r.train_elbo),
