@@ -122,18 +122,11 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     }
 }
 
-/// The object-safe part of [`Estimator`] (its `estimate` is generic over the generator; here the
-/// generator is the one type every run uses).
+/// The object-safe part of [`Estimator`]; `estimate`, generic over the generator, is dispatched
+/// by [`AnyEstimator::estimate_with`].
 trait EstimatorObject<M: Sbn<H>, const H: usize, const B: usize> {
     fn name(&self) -> &'static str;
     fn cost(&self) -> Cost;
-    fn estimate(
-        &mut self,
-        model: &M,
-        s: &mut M::Scratch<B>,
-        rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
-        grad: &mut M,
-    ) -> Diagnostics;
     fn update_control_variates(&mut self, lr: f32);
     fn visit_state(&mut self, v: &mut dyn StateVisitor);
     fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32]));
@@ -145,15 +138,6 @@ impl<M: Sbn<H>, const H: usize, const B: usize, E: Estimator<M, H, B>> Estimator
     }
     fn cost(&self) -> Cost {
         Estimator::cost(self)
-    }
-    fn estimate(
-        &mut self,
-        model: &M,
-        s: &mut M::Scratch<B>,
-        rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
-        grad: &mut M,
-    ) -> Diagnostics {
-        Estimator::estimate(self, model, s, rng, grad)
     }
     fn update_control_variates(&mut self, lr: f32) {
         Estimator::update_control_variates(self, lr)
@@ -185,7 +169,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
         grad: &mut M,
     ) -> Diagnostics {
-        self.inner().estimate(model, s, rng, grad)
+        self.estimate_with(model, s, rng, grad)
     }
 
     /// [`AnyEstimator::estimate`] with any generator (e.g. a test's scripted one).
