@@ -81,9 +81,10 @@ pub use rloo::Rloo;
 pub use scales::Scales;
 pub use simple_muprop::SimpleMuProp;
 
-use crate::math::scalar::{logistic_noise, sigmoid};
+use crate::math::scalar::sigmoid;
+use crate::math::simd::{logistic_noise_x8, map_in_place};
 use crate::model::Sbn;
-use crate::random::uniform;
+use crate::random::fill_uniform;
 use rand_core::Rng;
 
 /// Most parameter tensors a model may have for estimators with one scale per tensor (η).
@@ -158,9 +159,10 @@ pub fn draw_noise<M: Sbn<H>, const H: usize, const B: usize, R: Rng + ?Sized>(s:
     let n = M::rows(s).n;
     for l in 0..M::LAYERS {
         for row in &mut M::layer_mut(s, l).noise[..n] {
-            for e in row {
-                *e = logistic_noise(uniform(rng));
-            }
+            // The uniforms in draw order, then the logs eight at a time (bit for bit the scalar
+            // `logistic_noise`, which is two scalar `logf` per unit and was 8% of an NVIL step).
+            fill_uniform(rng, row);
+            map_in_place(row, logistic_noise_x8);
         }
     }
 }
