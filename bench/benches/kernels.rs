@@ -279,6 +279,24 @@ fn binary_kernels(c: &mut Criterion) {
                     n_out,
                 )
             });
+            // The weight gradient input by input, with the centre term (as the encoder uses it).
+            let (mut rows_of, mut counts_of) = (vec![0u16; n_in * ROWS], vec![0u16; n_in]);
+            linalg::active_rows(&idx, &counts, n_in, ROWS, &mut rows_of, &mut counts_of);
+            let (center, sum) = (fill(n_in, 5), fill(n_out, 6));
+            run(c, "binary/outer_acc_affine", &id, flops, || {
+                simd::outer_acc_binary_affine(
+                    black_box(&rows_of),
+                    black_box(&counts_of),
+                    ROWS,
+                    black_box(&dy),
+                    black_box(&sum),
+                    black_box(&center),
+                    1.0,
+                    black_box(&mut dw),
+                    n_in,
+                    n_out,
+                )
+            });
             if n_out == SHAPES[0].1 || n_in == 200 && n_out == 200 {
                 run(c, "binary/index", &format!("{n_in}/b{ROWS}/d{percent}"), 0.0, || {
                     black_box(linalg::active_indices(black_box(&x), n_in, &mut idx, &mut counts));

@@ -60,3 +60,35 @@ pub fn outer_acc_binary(idx: &[u16], counts: &[u16], dy: &[f32], dw: &mut [f32],
         }
     }
 }
+
+/// The weight gradient of a map with inputs `scale·(b_r − center)`, input by input (see
+/// [`super::simd::outer_acc_binary_affine`] for the layout): `dW[i] += Σ_{r ∈ rows_of(i)}
+/// scale·dy[r] − scale·center[i]·dy_sum`, the last term skipped where `center[i] = 0`.
+#[allow(clippy::too_many_arguments)]
+pub fn outer_acc_binary_affine(
+    rows_of: &[u16],
+    counts_of: &[u16],
+    stride: usize,
+    dy: &[f32],
+    dy_sum: &[f32],
+    center: &[f32],
+    scale: f32,
+    dw: &mut [f32],
+    n_in: usize,
+    n_out: usize,
+) {
+    let rows = dy.len() / n_out.max(1);
+    for (i, d) in dw[..n_in * n_out].chunks_exact_mut(n_out.max(1)).enumerate() {
+        let f = -scale * center[i];
+        for &r in rows_of[i * stride..][..usize::from(counts_of[i])].iter().filter(|&&r| usize::from(r) < rows) {
+            for (v, &g) in d.iter_mut().zip(&dy[usize::from(r) * n_out..][..n_out]) {
+                *v += scale * g;
+            }
+        }
+        if f != 0.0 {
+            for (v, &s) in d.iter_mut().zip(dy_sum) {
+                *v += f * s;
+            }
+        }
+    }
+}

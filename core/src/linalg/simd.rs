@@ -842,6 +842,111 @@ pub(super) fn active_row(x: &[f32], idx: &mut [u16]) -> (usize, bool) {
     (k, binary)
 }
 
+/// The weight gradient of a map whose input rows are `scale·(b_r − center)` with binary `b_r`:
+/// `dW[i] += Σ_{r : b_ri = 1} scale·dy[r] − scale·center[i]·dy_sum` with `dy_sum = Σ_r dy[r]`
+/// (the last term skipped where `center[i] = 0`).
+///
+/// Input by input, with the rows of each input from [`super::active_rows`] (`rows_of`,
+/// `counts_of`, `stride`; rows past `dy.len() / n_out` are ignored): each weight row is read
+/// and written once, its part of `dy` summed in registers, where the row-by-row
+/// [`outer_acc_binary`] updates a weight row once per active row and then needs another pass
+/// over all of `dW` for the centre. Each element gets exactly the same additions in the same
+/// order as that pair (the rows in increasing order, then the centre term), so the two give
+/// identical results.
+#[allow(clippy::too_many_arguments)]
+pub fn outer_acc_binary_affine(
+    rows_of: &[u16],
+    counts_of: &[u16],
+    stride: usize,
+    dy: &[f32],
+    dy_sum: &[f32],
+    center: &[f32],
+    scale: f32,
+    dw: &mut [f32],
+    n_in: usize,
+    n_out: usize,
+) {
+    let rows = dy.len() / n_out.max(1);
+    if crate::ops::ENABLED {
+        let active: usize = counts_of[..n_in].iter().map(|&c| usize::from(c)).sum();
+        crate::ops::count(active * n_out, rows * n_in * n_out);
+    }
+    if n_out == 0 {
+        return;
+    }
+    let (dy, dy_sum) = (&dy[..rows * n_out], &dy_sum[..n_out]);
+    for (i, d) in dw[..n_in * n_out].chunks_exact_mut(n_out).enumerate() {
+        let act = &rows_of[i * stride..][..usize::from(counts_of[i])];
+        // Rows are increasing: those past the batch are at the end.
+        let act = &act[..act.partition_point(|&r| usize::from(r) < rows)];
+        let f = -scale * center[i];
+        let mut c = 0;
+        // Wide tiles first: the rows of `act` are walked once per tile.
+        while c + 3 * BIN_VECS * N <= n_out {
+            affine_tile::<{ 3 * BIN_VECS }, N>(act, dy, dy_sum, scale, f, d, n_out, c);
+            c += 3 * BIN_VECS * N;
+        }
+        while c + BIN_VECS * N <= n_out {
+            affine_tile::<BIN_VECS, N>(act, dy, dy_sum, scale, f, d, n_out, c);
+            c += BIN_VECS * N;
+        }
+        while c + N <= n_out {
+            affine_tile::<1, N>(act, dy, dy_sum, scale, f, d, n_out, c);
+            c += N;
+        }
+        if N > 8 && c + 8 <= n_out {
+            affine_tile::<1, 8>(act, dy, dy_sum, scale, f, d, n_out, c);
+            c += 8;
+        }
+        if c + 4 <= n_out {
+            affine_tile::<1, 4>(act, dy, dy_sum, scale, f, d, n_out, c);
+            c += 4;
+        }
+        for (o, v) in d.iter_mut().enumerate().skip(c) {
+            for &r in act {
+                *v += scale * dy[usize::from(r) * n_out + o];
+            }
+            if f != 0.0 {
+                *v += f * dy_sum[o];
+            }
+        }
+    }
+}
+
+/// Columns `c..c + width` of one weight row of [`outer_acc_binary_affine`], in registers.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn affine_tile<const NR: usize, const K: usize>(
+    act: &[u16],
+    dy: &[f32],
+    dy_sum: &[f32],
+    scale: f32,
+    f: f32,
+    d: &mut [f32],
+    n_out: usize,
+    c: usize,
+) {
+    let width = (NR - 1) * N + K;
+    let d = &mut d[c..][..width];
+    let mut acc: [V; NR] = core::array::from_fn(|j| tile_load::<NR, K>(d, j));
+    let sv = V::splat(scale);
+    for &r in act {
+        let row = &dy[usize::from(r) * n_out + c..][..width];
+        for (j, a) in acc.iter_mut().enumerate() {
+            *a += sv * tile_load::<NR, K>(row, j);
+        }
+    }
+    if f != 0.0 {
+        let (fv, sum) = (V::splat(f), &dy_sum[c..][..width]);
+        for (j, a) in acc.iter_mut().enumerate() {
+            *a += fv * tile_load::<NR, K>(sum, j);
+        }
+    }
+    for (j, a) in acc.into_iter().enumerate() {
+        tile_store::<NR, K>(d, j, a);
+    }
+}
+
 /// dW += xᵀ · dy for binary `x` given as active indices: `dW[i] += Σ_{r : i active in r} dy[r]`.
 ///
 /// Index layout as in [`matmul_acc_binary`]; `rows = min(counts.len(), dy.len() / n_out)`.

@@ -150,6 +150,9 @@ pub const BINARY_MAX_DENSITY: f32 = if cfg!(target_feature = "avx512f") { 0.15 }
 pub struct BinaryBatch<const N: usize, const B: usize> {
     idx: [[u16; N]; B],
     counts: [u16; B],
+    /// The same ones input by input: the rows where input i is one (for the weight gradient).
+    rows_of: [[u16; B]; N],
+    counts_of: [u16; N],
     valid: bool,
 }
 
@@ -162,6 +165,10 @@ impl<const N: usize, const B: usize> BinaryBatch<N, B> {
         let ones =
             crate::linalg::active_indices(x[..n].as_flattened(), N, self.idx.as_flattened_mut(), &mut self.counts[..n]);
         self.valid = ones.is_some_and(|k| (k as f32) <= BINARY_MAX_DENSITY * (n * N) as f32);
+        if self.valid {
+            let (idx, counts) = (self.idx.as_flattened(), &self.counts[..n]);
+            crate::linalg::active_rows(idx, counts, N, B, self.rows_of.as_flattened_mut(), &mut self.counts_of);
+        }
     }
 
     /// The first `n` rows as `scale·(b − center)`.
@@ -170,6 +177,9 @@ impl<const N: usize, const B: usize> BinaryBatch<N, B> {
         self.valid.then(|| crate::net::BinaryRows {
             idx: self.idx[..n].as_flattened(),
             counts: &self.counts[..n],
+            rows_of: self.rows_of.as_flattened(),
+            counts_of: &self.counts_of,
+            stride: B,
             center,
             scale,
         })

@@ -208,26 +208,20 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for Dense<IN, OUT> {
                 *s += d;
             }
         }
-        let dw = grad.w.as_flattened_mut();
-        if bin.scale == 1.0 {
-            k::outer_acc_binary(&bin.idx[..n * IN], &bin.counts[..n], dy[..n].as_flattened(), dw, IN, OUT);
-        } else {
-            let mut scaled = [0.0f32; OUT];
-            for (r, dyr) in dy[..n].iter().enumerate() {
-                for (s, &d) in scaled.iter_mut().zip(dyr) {
-                    *s = bin.scale * d;
-                }
-                k::outer_acc_binary(&bin.idx[r * IN..(r + 1) * IN], &bin.counts[r..r + 1], &scaled, dw, IN, OUT);
-            }
-        }
-        for (row, &c) in grad.w.iter_mut().zip(&bin.center[..IN]) {
-            let f = -bin.scale * c;
-            if f != 0.0 {
-                for (g, &s) in row.iter_mut().zip(&sum) {
-                    *g += f * s;
-                }
-            }
-        }
+        // One pass over dW, input by input (bit for bit the row-by-row kernel plus the centre pass).
+        let (dw, dy) = (grad.w.as_flattened_mut(), dy[..n].as_flattened());
+        k::outer_acc_binary_affine(
+            bin.rows_of,
+            bin.counts_of,
+            bin.stride,
+            dy,
+            &sum,
+            bin.center,
+            bin.scale,
+            dw,
+            IN,
+            OUT,
+        );
         for (g, &s) in grad.b.iter_mut().zip(&sum) {
             *g += s;
         }

@@ -157,6 +157,13 @@ pub struct BinaryRows<'a> {
     pub idx: &'a [u16],
     /// Active count per row.
     pub counts: &'a [u16],
+    /// The same ones by input ([`crate::linalg::active_rows`]): the rows where input `i` is
+    /// one, at `rows_of[i·stride..][..counts_of[i]]`.
+    pub rows_of: &'a [u16],
+    /// Active count per input.
+    pub counts_of: &'a [u16],
+    /// Slots per input in `rows_of`.
+    pub stride: usize,
     /// The center subtracted from `b`.
     pub center: &'a [f32],
     /// The factor applied after centring.
@@ -318,7 +325,17 @@ mod tests {
         let x: [[f32; I]; B] = core::array::from_fn(|r| core::array::from_fn(|i| scale * (b[r][i] - center[i])));
         let (mut idx, mut counts) = ([[0u16; I]; B], [0u16; B]);
         crate::linalg::active_indices(b.as_flattened(), I, idx.as_flattened_mut(), &mut counts).unwrap();
-        let bin = BinaryRows { idx: idx.as_flattened(), counts: &counts, center: &center, scale };
+        let (mut rows_of, mut counts_of) = ([[0u16; B]; I], [0u16; I]);
+        crate::linalg::active_rows(idx.as_flattened(), &counts, I, B, rows_of.as_flattened_mut(), &mut counts_of);
+        let bin = BinaryRows {
+            idx: idx.as_flattened(),
+            counts: &counts,
+            rows_of: rows_of.as_flattened(),
+            counts_of: &counts_of,
+            stride: B,
+            center: &center,
+            scale,
+        };
         let close = |a: &[f32], b: &[f32], what: &str| {
             for (p, q) in a.iter().zip(b) {
                 assert!((p - q).abs() <= 1e-4 * (1.0 + q.abs()), "{what}: {p} vs {q}");
