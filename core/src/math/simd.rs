@@ -44,6 +44,54 @@ pub fn exp_x8(x: f32x8) -> f32x8 {
     (em1 + f32x8::ONE) * pow2
 }
 
+/// Lane-wise e^x, bit for bit `libm::expf` (FreeBSD's `e_expf.c`: the same three argument
+/// ranges, reduction, rational approximation and f32 operations in the same order), for the
+/// loops whose scalar form calls [`scalar::sigmoid`] and must keep its exact values. Vectors
+/// with a lane of |x| ≥ 87.3 (or NaN) take `libm` lane by lane.
+#[inline]
+pub fn exp_libm_x8(x: f32x8) -> f32x8 {
+    let bits = bytemuck::cast::<f32x8, i32x8>(x);
+    let hx = bits & i32x8::splat(0x7fff_ffff);
+    if !hx.simd_lt(i32x8::splat(0x42ae_ac50)).all() {
+        return f32x8::new(x.to_array().map(libm::expf));
+    }
+    const LN2_HI: f32 = f32::from_bits(0x3f31_7200);
+    const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
+    const INV_LN2: f32 = f32::from_bits(0x3fb8_aa3b);
+    const P1: f32 = f32::from_bits(0x3e2a_aa8f);
+    const P2: f32 = f32::from_bits(0xbb35_5215);
+    let c = |v: f32| f32x8::splat(v);
+    let negative = x.simd_lt(f32x8::ZERO);
+    // k = round(x/ln 2) for |x| > 1.04, ±1 down to |x| > 0.35, else 0 (then hi = x, lo = 0).
+    let half = negative.select(c(-0.5), c(0.5));
+    let k_big = (c(INV_LN2) * x + half).trunc_int();
+    let negative_i = bytemuck::cast::<f32x8, i32x8>(negative); // −1 where negative, else 0
+    let k_one = negative_i + negative_i + i32x8::splat(1);
+    let big = hx.simd_gt(i32x8::splat(0x3f85_1592));
+    let mid = hx.simd_gt(i32x8::splat(0x3eb1_7218));
+    let k = big.select(k_big, mid.select(k_one, i32x8::ZERO));
+    let kf = k.round_float();
+    let hi = x - kf * c(LN2_HI);
+    let lo = kf * c(LN2_LO);
+    let r = hi - lo;
+    let rr = r * r;
+    let cr = r - rr * (c(P1) + rr * c(P2));
+    let y = c(1.0) + (r * cr / (c(2.0) - cr) - lo + hi);
+    // y·2^k with k ∈ [−126, 126] here: one multiply, as `scalbnf` does in that range.
+    let pow2: f32x8 = bytemuck::cast((k + i32x8::splat(0x7f)) << 23_i32);
+    let tiny = hx.simd_le(i32x8::splat(0x3900_0000));
+    bytemuck::cast::<i32x8, f32x8>(tiny).select(c(1.0) + x, y * pow2)
+}
+
+/// Lane-wise σ(x), bit for bit [`scalar::sigmoid`] (through [`exp_libm_x8`]); [`sigmoid_x8`] is
+/// the faster form for code that does not need the scalar values.
+#[inline]
+pub fn sigmoid_libm_x8(x: f32x8) -> f32x8 {
+    let e = exp_libm_x8(-x.abs());
+    let s = f32x8::ONE / (f32x8::ONE + e);
+    x.simd_ge(f32x8::ZERO).select(s, e * s)
+}
+
 /// Lane-wise σ(x), stable for both signs (see [`scalar::sigmoid`]).
 #[inline]
 pub fn sigmoid_x8(x: f32x8) -> f32x8 {
@@ -456,6 +504,24 @@ mod tests {
         }
         // A vector that mixes the fast range with one lane outside it takes `wide`'s path.
         check(&[-1.0, 0.5, -100.0, 3.0, 0.0, -0.0, 88.5, -86.9]);
+    }
+
+    /// `exp_libm_x8` is `libm::expf` and `sigmoid_libm_x8` is `scalar::sigmoid`, bit for bit:
+    /// every 61st float of both signs (both paths, every range of the reduction).
+    #[test]
+    fn libm_exp_and_sigmoid_match_the_scalar_ones_bit_for_bit() {
+        let same = |o: f32, t: f32| o.to_bits() == t.to_bits() || (o.is_nan() && t.is_nan());
+        let mut lanes = [0.0f32; LANES];
+        for (i, bits) in (0..=u32::MAX).step_by(61).chain([0x7F80_0000, 0xFF80_0000, 0x7FC0_0000]).enumerate() {
+            lanes[i % LANES] = f32::from_bits(bits);
+            if i % LANES == LANES - 1 {
+                let (e, s) = (exp_libm_x8(f32x8::new(lanes)).to_array(), sigmoid_libm_x8(f32x8::new(lanes)).to_array());
+                for ((x, e), s) in lanes.iter().zip(e).zip(s) {
+                    assert!(same(e, libm::expf(*x)), "exp({x:e}): {e:e} vs {:e}", libm::expf(*x));
+                    assert!(same(s, scalar::sigmoid(*x)), "sigmoid({x:e}): {s:e} vs {:e}", scalar::sigmoid(*x));
+                }
+            }
+        }
     }
 
     /// `logf_x8` is `libm::logf` bit for bit: every 61st float (both signs, zeros, subnormals,

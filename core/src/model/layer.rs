@@ -1,6 +1,9 @@
 //! Per-layer and per-example workspaces shared by every model and read by the estimators.
 
+use super::RelaxCoefficients;
+use crate::math::simd::{LANES, load_partial, sigmoid_libm_x8, store_partial};
 use bytemuck::Zeroable;
+use wide::f32x8;
 
 /// Everything one stochastic layer of `H` units holds for a batch of at most `B` examples.
 ///
@@ -60,9 +63,6 @@ pub struct RowScratch<const B: usize> {
     pub relaxed_elbo_dtau: [f32; B],
 }
 
-use super::RelaxCoefficients;
-use crate::math::scalar::sigmoid;
-
 /// The per-unit algebra of a relaxed layer, shared by every model. Each works on the first `n`
 /// rows; `c` are the relaxation's coefficients (s = α·z + β·a', z = a' + ε).
 impl<const H: usize, const B: usize> LayerScratch<H, B> {
@@ -86,17 +86,22 @@ impl<const H: usize, const B: usize> LayerScratch<H, B> {
         log_q_term: bool,
         dtau: &mut [f32],
     ) {
-        for r in 0..n {
-            let mut acc = 0.0;
-            for j in 0..H {
-                let (y, a, e) = (self.r_y[r][j], self.r_logits[r][j], self.noise[r][j]);
-                let s_bar = self.r_y_bar[r][j] * y * (1.0 - y);
-                self.r_s_bar[r][j] = s_bar;
-                let direct = if log_q_term { -scale * (y - sigmoid(a)) } else { 0.0 };
-                self.r_logits_bar[r][j] = s_bar * (c.alpha + c.beta) + direct;
-                acc += s_bar * (c.d_alpha * (a + e) + c.d_beta * a);
+        let (ab, da, db) = (f32x8::splat(c.alpha + c.beta), f32x8::splat(c.d_alpha), f32x8::splat(c.d_beta));
+        let minus_scale = f32x8::splat(-scale);
+        for (r, dtau) in dtau.iter_mut().enumerate().take(n) {
+            // Eight units at a time (σ bit for bit the scalar one); the τ-terms are summed in
+            // unit order afterwards, as the scalar loop summed them.
+            let mut terms = [0.0f32; H];
+            for j in (0..H).step_by(LANES) {
+                let lanes = |x: &[[f32; H]; B]| load_partial(&x[r][j..]);
+                let (y, a, e) = (lanes(&self.r_y), lanes(&self.r_logits), lanes(&self.noise));
+                let s_bar = lanes(&self.r_y_bar) * y * (f32x8::ONE - y);
+                store_partial(&mut self.r_s_bar[r][j..], s_bar);
+                let direct = if log_q_term { minus_scale * (y - sigmoid_libm_x8(a)) } else { f32x8::ZERO };
+                store_partial(&mut self.r_logits_bar[r][j..], s_bar * ab + direct);
+                store_partial(&mut terms[j..], s_bar * (da * (a + e) + db * a));
             }
-            dtau[r] += acc;
+            *dtau += terms.iter().fold(0.0, |acc, &t| acc + t);
         }
     }
 
@@ -119,19 +124,26 @@ impl<const H: usize, const B: usize> LayerScratch<H, B> {
     /// logits' adjoint tangent ā̇' = ṡ̄·(α + β) + s̄·(dα + dβ) − [log q term] scale·(ẏ − σ'(a')·ȧ')
     /// into `r_logits_bar_dot`.
     pub(crate) fn finish_adjoint_tangents(&mut self, n: usize, c: RelaxCoefficients, scale: f32, log_q_term: bool) {
+        let (ab, dadb, minus_scale) =
+            (f32x8::splat(c.alpha + c.beta), f32x8::splat(c.d_alpha + c.d_beta), f32x8::splat(-scale));
+        let two = f32x8::splat(2.0);
         for r in 0..n {
-            for j in 0..H {
-                let (y, y_dot) = (self.r_y[r][j], self.r_y_dot[r][j]);
-                let s_bar_dot = self.r_s_bar_dot[r][j] * y * (1.0 - y) + self.r_y_bar[r][j] * (1.0 - 2.0 * y) * y_dot;
-                self.r_s_bar_dot[r][j] = s_bar_dot;
+            for j in (0..H).step_by(LANES) {
+                let lanes = |x: &[[f32; H]; B]| load_partial(&x[r][j..]);
+                let (y, y_dot) = (lanes(&self.r_y), lanes(&self.r_y_dot));
+                let s_bar_dot = lanes(&self.r_s_bar_dot) * y * (f32x8::ONE - y)
+                    + lanes(&self.r_y_bar) * (f32x8::ONE - two * y) * y_dot;
+                store_partial(&mut self.r_s_bar_dot[r][j..], s_bar_dot);
                 let direct = if log_q_term {
-                    let p = sigmoid(self.r_logits[r][j]);
-                    -scale * (y_dot - p * (1.0 - p) * self.r_logits_dot[r][j])
+                    let p = sigmoid_libm_x8(lanes(&self.r_logits));
+                    minus_scale * (y_dot - p * (f32x8::ONE - p) * lanes(&self.r_logits_dot))
                 } else {
-                    0.0
+                    f32x8::ZERO
                 };
-                self.r_logits_bar_dot[r][j] =
-                    s_bar_dot * (c.alpha + c.beta) + self.r_s_bar[r][j] * (c.d_alpha + c.d_beta) + direct;
+                store_partial(
+                    &mut self.r_logits_bar_dot[r][j..],
+                    s_bar_dot * ab + lanes(&self.r_s_bar) * dadb + direct,
+                );
             }
         }
     }

@@ -205,9 +205,10 @@ where
         );
         if !T::STRUCTURED {
             // ∂/∂π Σ_j b_j·π_j − softplus(π_j) = b − σ(π).
+            let sigma = self.prior.map(sigmoid);
             for r in 0..n {
-                for ((g, &b), &p) in grad.prior.iter_mut().zip(&s.layer.sample[r]).zip(&self.prior) {
-                    *g += weights[r] * (b - sigmoid(p));
+                for ((g, &b), &p) in grad.prior.iter_mut().zip(&s.layer.sample[r]).zip(&sigma) {
+                    *g += weights[r] * (b - p);
                 }
             }
         }
@@ -342,9 +343,10 @@ where
         l.finish_adjoints(n, c, scale, !T::STRUCTURED, &mut s.rows.relaxed_elbo_dtau[..n]);
         if let Some(g) = grad {
             if !T::STRUCTURED {
+                let sigma = self.prior.map(sigmoid);
                 for r in 0..n {
-                    for ((gp, &y), &p) in g.prior.iter_mut().zip(&l.r_y[r]).zip(&self.prior) {
-                        *gp += scale * (y - sigmoid(p));
+                    for ((gp, &y), &p) in g.prior.iter_mut().zip(&l.r_y[r]).zip(&sigma) {
+                        *gp += scale * (y - p);
                     }
                 }
             }

@@ -311,9 +311,10 @@ where
             Some(&mut grad.dec1),
             &mut s.d1_adj,
         );
+        let sigma = self.prior.map(sigmoid);
         for r in 0..n {
-            for ((g, &b), &p) in grad.prior.iter_mut().zip(&s.l1.sample[r]).zip(&self.prior) {
-                *g += weights[r] * (b - sigmoid(p));
+            for ((g, &b), &p) in grad.prior.iter_mut().zip(&s.l1.sample[r]).zip(&sigma) {
+                *g += weights[r] * (b - p);
             }
         }
     }
@@ -541,9 +542,10 @@ where
         if let Some(g) = grad.as_deref_mut()
             && generative
         {
+            let sigma = self.prior.map(sigmoid);
             for r in 0..n {
-                for ((gp, &y), &p) in g.prior.iter_mut().zip(&l1.r_y[r]).zip(&self.prior) {
-                    *gp += scale * (y - sigmoid(p));
+                for ((gp, &y), &p) in g.prior.iter_mut().zip(&l1.r_y[r]).zip(&sigma) {
+                    *gp += scale * (y - p);
                 }
             }
         }
