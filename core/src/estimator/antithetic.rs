@@ -5,13 +5,15 @@
 //! E[f | b_l], which is all the pair estimators need.
 
 use super::{Cost, Diagnostics, draw_noise};
+use crate::math::simd::{LANES, load_partial, store_partial};
 use crate::model::Sbn;
 use rand_core::Rng;
+use wide::f32x8;
 
 /// The per-unit logit gradient of a pair estimator for maximisation, from f(b¹) − f(b²), the
-/// unit's logit a, its noise ε and its two samples.
+/// unit's logit a, its noise ε and its two samples; eight units at a time.
 pub(crate) trait PairRule {
-    fn logit_gradient(f_diff: f32, a: f32, eps: f32, b1: f32, b2: f32) -> f32;
+    fn logit_gradient(f_diff: f32x8, a: f32x8, eps: f32x8, b1: f32x8, b2: f32x8) -> f32x8;
 }
 
 /// Runs the pair estimator with rule `P`: decoder gradient averaged over b¹ and the layer-0 b²
@@ -49,16 +51,14 @@ pub(crate) fn pair_estimate<P: PairRule, M: Sbn<H>, const H: usize, const B: usi
         }
         // Layer l's logits and encoder inputs are the same in both passes.
         let layer = M::layer_mut(s, l);
+        let minus_inv_n = f32x8::splat(-inv_n);
         for r in 0..n {
-            for j in 0..H {
-                let g = P::logit_gradient(
-                    f1[r] - f2[r],
-                    layer.logits[r][j],
-                    layer.noise[r][j],
-                    b1[r][j],
-                    layer.sample[r][j],
-                );
-                layer.dlogits[r][j] = -inv_n * g;
+            let f_diff = f32x8::splat(f1[r] - f2[r]);
+            for j in (0..H).step_by(LANES) {
+                let lanes = |x: &[[f32; H]; B]| load_partial(&x[r][j..]);
+                let (a, eps, b2) = (lanes(&layer.logits), lanes(&layer.noise), lanes(&layer.sample));
+                let g = P::logit_gradient(f_diff, a, eps, lanes(&b1), b2);
+                store_partial(&mut layer.dlogits[r][j..], minus_inv_n * g);
             }
         }
         model.encoder_backward(s, l, grad);

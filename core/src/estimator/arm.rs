@@ -3,19 +3,20 @@
 
 use super::antithetic::{PairRule, pair_cost, pair_estimate};
 use super::{Cost, Diagnostics, Estimator};
-use crate::math::scalar::sigmoid;
+use crate::math::simd::sigmoid_libm_x8;
 use crate::model::Sbn;
 use bytemuck::Zeroable;
 use rand_core::Rng;
+use wide::f32x8;
 
 /// The Augment-REINFORCE-Merge estimator.
 #[derive(Zeroable, Debug, Clone, Copy, Default)]
 pub struct Arm;
 
 impl PairRule for Arm {
-    fn logit_gradient(f_diff: f32, _a: f32, eps: f32, _b1: f32, _b2: f32) -> f32 {
+    fn logit_gradient(f_diff: f32x8, _a: f32x8, eps: f32x8, _b1: f32x8, _b2: f32x8) -> f32x8 {
         // u = σ(ε) recovers the uniform behind the logistic noise.
-        f_diff * (sigmoid(eps) - 0.5)
+        f_diff * (sigmoid_libm_x8(eps) - f32x8::splat(0.5))
     }
 }
 

@@ -3,22 +3,21 @@
 
 use super::antithetic::{PairRule, pair_cost, pair_estimate};
 use super::{Cost, Diagnostics, Estimator};
-use crate::math::scalar::sigmoid;
+use crate::math::simd::sigmoid_libm_x8;
 use crate::model::Sbn;
 use bytemuck::Zeroable;
 use rand_core::Rng;
+use wide::f32x8;
 
 /// The DisARM estimator.
 #[derive(Zeroable, Debug, Clone, Copy, Default)]
 pub struct DisArm;
 
 impl PairRule for DisArm {
-    fn logit_gradient(f_diff: f32, a: f32, _eps: f32, b1: f32, b2: f32) -> f32 {
-        if b1 == b2 {
-            return 0.0;
-        }
-        let sign = if b2 > 0.5 { -1.0 } else { 1.0 };
-        0.5 * f_diff * sign * sigmoid(a.abs())
+    fn logit_gradient(f_diff: f32x8, a: f32x8, _eps: f32x8, b1: f32x8, b2: f32x8) -> f32x8 {
+        let sign = b2.simd_gt(f32x8::splat(0.5)).select(f32x8::splat(-1.0), f32x8::ONE);
+        let g = f32x8::splat(0.5) * f_diff * sign * sigmoid_libm_x8(a.abs());
+        b1.simd_eq(b2).select(f32x8::ZERO, g)
     }
 }
 
