@@ -17,11 +17,13 @@ use super::bernoulli::{
 };
 use super::{BinaryBatch, LayerScratch, Relaxation, RowScratch, Sbn, Task};
 use crate::math::scalar::sigmoid;
+use crate::math::simd::{LANES, load_partial, sigmoid_libm_x8, store_partial};
 use crate::net::Net;
 use crate::tensors::{Tensors, impl_tensors_for_fields};
 use bytemuck::Zeroable;
 use core::marker::PhantomData;
 use rand_core::Rng;
+use wide::f32x8;
 
 /// A sigmoid belief network with two stochastic layers of `H` units.
 #[derive(Zeroable)]
@@ -297,8 +299,10 @@ where
         );
         // ∂/∂g Σ b₀·g − softplus(g) = b₀ − σ(g).
         for r in 0..n {
-            for j in 0..H {
-                s.d1_out_bar[r][j] = weights[r] * (s.l0.sample[r][j] - sigmoid(s.d1_out[r][j]));
+            let w = f32x8::splat(weights[r]);
+            for j in (0..H).step_by(LANES) {
+                let (b0, g) = (load_partial(&s.l0.sample[r][j..]), load_partial(&s.d1_out[r][j..]));
+                store_partial(&mut s.d1_out_bar[r][j..], w * (b0 - sigmoid_libm_x8(g)));
             }
         }
         self.dec1.backward_binary::<B>(
@@ -504,9 +508,11 @@ where
                 &mut s.r_d0_adj,
             );
             // log p(s₀ | g): ∂/∂g = s₀ − σ(g), ∂/∂s₀ = g.
+            let sc = f32x8::splat(scale);
             for r in 0..n {
-                for j in 0..H {
-                    s.r_d1_out_bar[r][j] = scale * (s.l0.r_y[r][j] - sigmoid(s.r_d1_out[r][j]));
+                for j in (0..H).step_by(LANES) {
+                    let (y0, g) = (load_partial(&s.l0.r_y[r][j..]), load_partial(&s.r_d1_out[r][j..]));
+                    store_partial(&mut s.r_d1_out_bar[r][j..], sc * (y0 - sigmoid_libm_x8(g)));
                 }
             }
             self.dec1.backward::<B>(
@@ -680,10 +686,12 @@ where
                 &mut s.r_d1_h_dot,
             );
             // r_d1_out_bar = scale·(s₀ − σ(g)) ⇒ tangent scale·(ṡ₀ − σ'(g)·ġ).
+            let sc = f32x8::splat(scale);
             for r in 0..n {
-                for j in 0..H {
-                    let p = sigmoid(s.r_d1_out[r][j]);
-                    s.r_d1_out_bar_dot[r][j] = scale * (l0.r_y_dot[r][j] - p * (1.0 - p) * s.r_d1_out_dot[r][j]);
+                for j in (0..H).step_by(LANES) {
+                    let p = sigmoid_libm_x8(load_partial(&s.r_d1_out[r][j..]));
+                    let (y_dot, g_dot) = (load_partial(&l0.r_y_dot[r][j..]), load_partial(&s.r_d1_out_dot[r][j..]));
+                    store_partial(&mut s.r_d1_out_bar_dot[r][j..], sc * (y_dot - p * (f32x8::ONE - p) * g_dot));
                 }
             }
             self.dec1.backward_tangent::<B>(
