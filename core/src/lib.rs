@@ -89,6 +89,6 @@ pub mod toy;
 
 pub use estimator::{Diagnostics, Estimator};
 pub use model::{Relaxation, Sbn};
-pub use net::{Dense, Mlp1, Mlp2, Net, TanhDense, Then};
+pub use net::{Dense, GradWrite, Mlp1, Mlp2, Net, TanhDense, Then};
 pub use optim::{Adam, AdamConfig, AdamStep};
 pub use tensors::Tensors;

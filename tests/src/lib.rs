@@ -65,8 +65,8 @@ pub mod exact {
     //! state, and the statistical test that compares an estimator's mean against it.
 
     use super::boxed;
-    use rebar_core::Sbn;
     use rebar_core::estimator::{Estimator, set_score_dlogits};
+    use rebar_core::{GradWrite, Sbn};
 
     /// Logistic noise that forces a unit's hard sample whatever its logit (|a| ≪ 60).
     const FORCE: f32 = 60.0;
@@ -107,10 +107,10 @@ pub mod exact {
                 w_dec[r] = -q[r] / n as f32;
                 mean_elbo += (q[r] * f) as f64 / n as f64;
             }
-            model.decoder_backward(&mut s, &w_dec[..n], &mut grad);
+            model.decoder_backward(&mut s, &w_dec[..n], &mut grad, GradWrite::Add);
             for l in 0..M::LAYERS {
                 set_score_dlogits::<M, H, B>(&mut s, l, &w_score[..n]);
-                model.encoder_backward(&mut s, l, &mut grad);
+                model.encoder_backward(&mut s, l, &mut grad, GradWrite::Add);
             }
         }
         (grad, mean_elbo)

@@ -9,8 +9,18 @@ use rebar_core::math::scalar::logistic_noise;
 use rebar_core::model::{Generative, OneLayer, Structured, TwoLayer};
 use rebar_core::net::{Absent, Dense, Mlp2};
 use rebar_core::random::uniform;
-use rebar_core::{Relaxation, Sbn};
+use rebar_core::{GradWrite, Relaxation, Sbn};
 use rebar_tests::{binary_row, boxed, mean_of, rng, small_model};
+
+/// A zeroed gradient buffer whose tensors `t` with `poison(t)` hold NaN instead: a backward pass
+/// that writes over them ([`GradWrite::Set`]) must replace every value.
+fn poisoned<M: Sbn<H>, const H: usize>(poison: impl Fn(usize) -> bool) -> Box<M> {
+    let mut grad = boxed::<M>();
+    for t in (0..M::COUNT).filter(|&t| poison(t)) {
+        grad.tensor_mut(t).fill(f32::NAN);
+    }
+    grad
+}
 
 const B: usize = 4;
 const N: usize = 3; // a partial batch
@@ -136,8 +146,9 @@ where
                 let what = |s: &str| format!("{s} ({relax:?}, from layer {from})");
                 let mut s = self.hard(&self.model, None);
                 self.model.relaxed_forward(&mut s, from, relax);
-                let mut grad = boxed::<M>();
-                self.model.relaxed_backward(&mut s, from, relax, SCALE, Some(&mut grad));
+                // Written over: a value the pass missed would stay NaN.
+                let mut grad = poisoned::<M, H>(|_| true);
+                self.model.relaxed_backward(&mut s, from, relax, SCALE, Some((&mut grad, GradWrite::Set)));
 
                 // Every parameter tensor.
                 let dir = self.random_dir(seed + 7);
@@ -204,8 +215,9 @@ where
 
         // Decoder and prior: Σ_r w_r log p(x_r, b_r) with the samples held fixed.
         let mut s = self.hard(&self.model, None);
-        let mut grad = boxed::<M>();
-        self.model.decoder_backward(&mut s, &weights, &mut grad);
+        // Written over: every tensor outside the encoders (which stay zero) starts as NaN.
+        let mut grad = poisoned::<M, H>(|t| !(0..M::LAYERS).any(|l| M::encoder_tensors(l).contains(&t)));
+        self.model.decoder_backward(&mut s, &weights, &mut grad, GradWrite::Set);
         let log_p = |m: &M| -> f64 {
             let s = self.hard(m, None);
             M::rows(&s).log_p[..N].iter().zip(&weights).map(|(&v, &w)| (v * w) as f64).sum()
@@ -231,8 +243,8 @@ where
             let mut s = self.hard(&self.model, None);
             let dl: [[f32; H]; B] = core::array::from_fn(|_| core::array::from_fn(|_| uniform(&mut r) - 0.5));
             M::layer_mut(&mut s, l).dlogits = dl;
-            let mut grad = boxed::<M>();
-            self.model.encoder_backward(&mut s, l, &mut grad);
+            let mut grad = poisoned::<M, H>(|t| M::encoder_tensors(l).contains(&t));
+            self.model.encoder_backward(&mut s, l, &mut grad, GradWrite::Set);
             let logits_dot =
                 |m: &M| dot(M::layer(&self.hard(m, None), l).logits[..N].as_flattened(), dl[..N].as_flattened());
             for t in 0..M::COUNT {

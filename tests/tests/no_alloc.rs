@@ -8,7 +8,7 @@ use std::cell::Cell;
 
 use rebar_core::model::{Generative, Linear1, OneLayer, TwoLayer};
 use rebar_core::net::{Dense, Mlp2};
-use rebar_core::{Adam, AdamConfig, Relaxation, Sbn};
+use rebar_core::{Adam, AdamConfig, GradWrite, Relaxation, Sbn};
 
 use rebar_tests::{binary_row, boxed, rng, small_model};
 
@@ -58,14 +58,14 @@ fn audit<M: Sbn<H, Input = [f32; X], Target = [f32; X]>, const X: usize, const H
     let n = allocations_during(|| {
         model.load_batch(&inputs, &inputs, &mut s);
         model.hard_forward(&mut s, 0);
-        model.decoder_backward(&mut s, &[0.1; B], &mut grad);
+        model.decoder_backward(&mut s, &[0.1; B], &mut grad, GradWrite::Set);
         for l in 0..M::LAYERS {
-            model.encoder_backward(&mut s, l, &mut grad);
+            model.encoder_backward(&mut s, l, &mut grad, GradWrite::Set);
         }
         for from in 0..M::LAYERS {
             let relax = Relaxation::Modified { temperature: 0.5 };
             model.relaxed_forward(&mut s, from, relax);
-            model.relaxed_backward(&mut s, from, relax, 1.0, Some(&mut grad));
+            model.relaxed_backward(&mut s, from, relax, 1.0, Some((&mut grad, GradWrite::Add)));
             model.relaxed_tangent(&mut s, from, relax, 1.0);
         }
         adam.step(&mut model, &grad, 1e-3, AdamConfig::REBAR);

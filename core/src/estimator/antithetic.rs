@@ -7,6 +7,7 @@
 use super::{Cost, Diagnostics, draw_noise};
 use crate::math::simd::{LANES, load_partial, store_partial};
 use crate::model::Sbn;
+use crate::net::GradWrite;
 use rand_core::Rng;
 use wide::f32x8;
 
@@ -25,15 +26,15 @@ pub(crate) fn pair_estimate<P: PairRule, M: Sbn<H>, const H: usize, const B: usi
     grad: &mut M,
 ) -> Diagnostics {
     let n = M::rows(s).n;
-    grad.fill_zero();
     if n == 0 {
+        grad.fill_zero();
         return Diagnostics::default();
     }
     let inv_n = 1.0 / n as f32;
     draw_noise::<M, H, B, R>(s, rng);
     model.hard_forward(s, 0);
     let f1 = M::rows(s).elbo;
-    model.decoder_backward(s, &[-0.5 * inv_n; B][..n], grad);
+    model.decoder_backward(s, &[-0.5 * inv_n; B][..n], grad, GradWrite::Set);
     let mut b1 = [[0.0f32; H]; B];
     for l in 0..M::LAYERS {
         // The antithetic pass for layer l (its noise negated, the others shared).
@@ -47,7 +48,7 @@ pub(crate) fn pair_estimate<P: PairRule, M: Sbn<H>, const H: usize, const B: usi
         model.hard_forward(s, 1 << l);
         let f2 = M::rows(s).elbo;
         if l == 0 {
-            model.decoder_backward(s, &[-0.5 * inv_n; B][..n], grad);
+            model.decoder_backward(s, &[-0.5 * inv_n; B][..n], grad, GradWrite::Add);
         }
         // Layer l's logits and encoder inputs are the same in both passes.
         let layer = M::layer_mut(s, l);
@@ -61,7 +62,7 @@ pub(crate) fn pair_estimate<P: PairRule, M: Sbn<H>, const H: usize, const B: usi
                 store_partial(&mut layer.dlogits[r][j..], minus_inv_n * g);
             }
         }
-        model.encoder_backward(s, l, grad);
+        model.encoder_backward(s, l, grad, GradWrite::Set);
         // Restore the base pass for the next layer's pair.
         if l + 1 < M::LAYERS {
             model.hard_forward(s, 0);

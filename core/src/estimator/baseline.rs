@@ -1,7 +1,7 @@
 //! The input-dependent baseline c(x) of NVIL, MuProp and REBAR: (x − x̄) → 100 tanh → 1, with
 //! the official initialisation (rebar-reference.md §5), its own gradient and its own Adam.
 
-use crate::net::{BinaryRows, Mlp1, Net};
+use crate::net::{BinaryRows, GradWrite, Mlp1, Net};
 use crate::optim::{Adam, AdamConfig};
 use crate::tensors::Tensors;
 use bytemuck::Zeroable;
@@ -66,7 +66,7 @@ impl<const X: usize, const B: usize> Baseline<X, B> {
             &self.hidden,
             &self.d_out[..n],
             None,
-            Some(&mut self.grad),
+            Some((&mut self.grad, GradWrite::Add)),
             &mut self.adj,
         );
     }

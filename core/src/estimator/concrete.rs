@@ -4,6 +4,7 @@
 
 use super::{Cost, Diagnostics, Estimator, draw_noise};
 use crate::model::{Relaxation, Sbn};
+use crate::net::GradWrite;
 use bytemuck::Zeroable;
 use rand_core::Rng;
 
@@ -51,15 +52,15 @@ impl<M: Sbn<H>, const H: usize, const B: usize> Estimator<M, H, B> for Concrete 
         grad: &mut M,
     ) -> Diagnostics {
         let n = M::rows(s).n;
-        grad.fill_zero();
         if n == 0 {
+            grad.fill_zero();
             return Diagnostics::default();
         }
         draw_noise::<M, H, B, R>(s, rng);
         model.hard_forward(s, 0);
         let relax = self.relaxation();
         model.relaxed_forward(s, 0, relax);
-        model.relaxed_backward(s, 0, relax, -1.0 / n as f32, Some(grad));
+        model.relaxed_backward(s, 0, relax, -1.0 / n as f32, Some((grad, GradWrite::Set)));
         let elbo = M::rows(s).elbo[..n].iter().sum::<f32>() / n as f32;
         Diagnostics { elbo, temperature: Some(self.temperature), ..Default::default() }
     }

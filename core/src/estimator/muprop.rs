@@ -13,6 +13,7 @@
 use super::{Baseline, Cost, Diagnostics, Estimator, Scales, draw_noise};
 use crate::math::scalar::sigmoid;
 use crate::model::{Relaxation, Sbn};
+use crate::net::GradWrite;
 use bytemuck::Zeroable;
 use rand_core::Rng;
 
@@ -60,8 +61,8 @@ where
         grad: &mut M,
     ) -> Diagnostics {
         let n = M::rows(s).n;
-        grad.fill_zero();
         if n == 0 {
+            grad.fill_zero();
             return Diagnostics::default();
         }
         let inv_n = 1.0 / n as f32;
@@ -77,7 +78,7 @@ where
         }
         let rows = M::rows(s);
         let (f, f_mu) = (rows.elbo, rows.relaxed_elbo);
-        model.decoder_backward(s, &[-inv_n; B][..n], grad);
+        model.decoder_backward(s, &[-inv_n; B][..n], grad, GradWrite::Set);
 
         for i in 0..M::LAYERS {
             let (s0, s1) = (self.scales.eta(2 * i), self.scales.eta(2 * i + 1));
@@ -100,7 +101,7 @@ where
                 d_s0 += -2.0 * signal * f_mu[r] * inv_n;
                 d_s1 += -2.0 * signal * taylor * inv_n;
             }
-            model.encoder_backward(s, i, grad);
+            model.encoder_backward(s, i, grad, GradWrite::Set);
             self.baselines[i].backward(M::centered_inputs(s), model.binary_inputs(s), &dc[..n]);
             self.scales.add_eta_gradient(2 * i, d_s0);
             self.scales.add_eta_gradient(2 * i + 1, d_s1);

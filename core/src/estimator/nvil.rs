@@ -4,6 +4,7 @@
 
 use super::{Baseline, Cost, Diagnostics, Estimator, draw_noise, set_score_dlogits};
 use crate::model::Sbn;
+use crate::net::GradWrite;
 use bytemuck::Zeroable;
 use rand_core::Rng;
 
@@ -42,8 +43,8 @@ where
         grad: &mut M,
     ) -> Diagnostics {
         let n = M::rows(s).n;
-        grad.fill_zero();
         if n == 0 {
+            grad.fill_zero();
             return Diagnostics::default();
         }
         draw_noise::<M, H, B, R>(s, rng);
@@ -59,10 +60,10 @@ where
             // Baseline loss mean_r (f − c)²: ∂/∂c_r = −2(f − c)/n.
             dc[r] = -2.0 * signal * inv_n;
         }
-        model.decoder_backward(s, &[-inv_n; B][..n], grad);
+        model.decoder_backward(s, &[-inv_n; B][..n], grad, GradWrite::Set);
         for l in 0..M::LAYERS {
             set_score_dlogits::<M, H, B>(s, l, &w[..n]);
-            model.encoder_backward(s, l, grad);
+            model.encoder_backward(s, l, grad, GradWrite::Set);
         }
         self.baseline.backward(M::centered_inputs(s), model.binary_inputs(s), &dc[..n]);
         Diagnostics { elbo: f[..n].iter().sum::<f32>() * inv_n, ..Default::default() }

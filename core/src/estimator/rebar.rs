@@ -46,6 +46,7 @@ use super::{
 use crate::math::scalar::{logistic_noise, sigmoid, softplus};
 use crate::math::simd::{LANES, axpy_sum_squares_dot, load_partial, store_partial, sum_squares};
 use crate::model::{Relaxation, Sbn};
+use crate::net::GradWrite;
 use crate::optim::{Adam, AdamConfig};
 use crate::random::uniform;
 use bytemuck::Zeroable;
@@ -242,17 +243,15 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     ) -> bool {
         const { assert!(M::COUNT <= MAX_TENSORS, "REBAR keeps one η per tensor: too many tensors") };
         let n = M::rows(s).n;
-        grad.fill_zero();
-        if self.independent_tilde {
+        // The hard pass writes every tensor of `grad`, and coupled noise's layers every encoder
+        // tensor of B ([`GradWrite::Set`]), so only independent noise's B needs zeroing. With
+        // coupled noise B lives on the encoders only (module docs); the rest is never read.
+        if self.independent_tilde || n == 0 {
             self.cv_grad.fill_zero();
-        } else {
-            // Coupled noise: B lives on the encoders only (module docs); the rest is never read.
-            for t in (0..M::LAYERS).flat_map(M::encoder_tensors) {
-                self.cv_grad.tensor_mut(t).fill(0.0);
-            }
         }
         self.d_tau_logits = [[[0.0; H]; B]; 2];
         if n == 0 {
+            grad.fill_zero();
             return false;
         }
         let inv_n = 1.0 / n as f32;
@@ -263,14 +262,14 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         let c = *self.baseline.values();
 
         // A: the NVIL part.
-        model.decoder_backward(s, &[-inv_n; B][..n], grad);
+        model.decoder_backward(s, &[-inv_n; B][..n], grad, GradWrite::Set);
         let mut w = [0.0f32; B];
         for r in 0..n {
             w[r] = -(f[r] - c[r]) * inv_n;
         }
         for l in 0..M::LAYERS {
             set_score_dlogits::<M, H, B>(s, l, &w[..n]);
-            model.encoder_backward(s, l, grad);
+            model.encoder_backward(s, l, grad, GradWrite::Set);
         }
 
         // B: the control variate, layer by layer.
@@ -463,7 +462,10 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
                 }
             }
         }
-        model.encoder_backward(s, k, &mut self.cv_grad);
+        // Layer k's encoder gets its first contribution here, unless the official z̃-pass of a
+        // lower layer (below) came first.
+        let own = GradWrite::first(!(self.official_tilde && k > 0));
+        model.encoder_backward(s, k, &mut self.cv_grad, own);
         if self.official_tilde {
             // The official z̃-pass also differentiates higher layers' coupled ũ_l through their
             // hard logits: + s̄_l·α·(∂z̃/∂a − 1) at a_l, with no score term to match.
@@ -479,7 +481,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
                         }
                     }
                 }
-                model.encoder_backward(s, l, &mut self.cv_grad);
+                model.encoder_backward(s, l, &mut self.cv_grad, GradWrite::first(k == 0));
             }
         }
     }
@@ -499,7 +501,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         let inv_n = 1.0 / n as f32;
         // z-pass: B −= (1/n)·∇Σ f(σ(z)).
         model.relaxed_forward(s, k, relax);
-        model.relaxed_backward(s, k, relax, -inv_n, Some(&mut self.cv_grad));
+        model.relaxed_backward(s, k, relax, -inv_n, Some((&mut self.cv_grad, GradWrite::Add)));
         // z̃ ~ p(z | b) from a fresh v, in the stable forms of rebar-reference.md §15, stored as
         // the noise z̃ − a of layer k (the model then differentiates with ∂z̃/∂a = 1).
         let mut dz = [[0.0f32; H]; B];
@@ -523,7 +525,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
             core::mem::swap(&mut layer.noise, &mut layer.noise_alt);
         }
         model.relaxed_forward(s, k, relax);
-        model.relaxed_backward(s, k, relax, inv_n, Some(&mut self.cv_grad));
+        model.relaxed_backward(s, k, relax, inv_n, Some((&mut self.cv_grad, GradWrite::Add)));
         let f_tilde = M::rows(s).relaxed_elbo;
         let layer = M::layer_mut(s, k);
         core::mem::swap(&mut layer.noise, &mut layer.noise_alt);
@@ -534,7 +536,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
                 layer.dlogits[r][j] = inv_n * f_tilde[r] * score + layer.r_s_bar[r][j] * c.alpha * dz[r][j];
             }
         }
-        model.encoder_backward(s, k, &mut self.cv_grad);
+        model.encoder_backward(s, k, &mut self.cv_grad, GradWrite::Add);
     }
 }
 

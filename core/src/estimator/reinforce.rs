@@ -3,6 +3,7 @@
 
 use super::{Cost, Diagnostics, Estimator, draw_noise, set_score_dlogits};
 use crate::model::Sbn;
+use crate::net::GradWrite;
 use bytemuck::Zeroable;
 use rand_core::Rng;
 
@@ -38,9 +39,9 @@ impl Reinforce {
         batch_sum: f32,
         batch_size: usize,
     ) -> Diagnostics {
-        grad.fill_zero();
         let n = M::rows(s).n;
         if n == 0 {
+            grad.fill_zero();
             return Diagnostics::default();
         }
         let f = M::rows(s).elbo;
@@ -51,10 +52,10 @@ impl Reinforce {
             // Loss = −ELBO: the score term enters with a minus sign.
             w[r] = -(f[r] - others) * inv_n;
         }
-        model.decoder_backward(s, &[-inv_n; B][..n], grad);
+        model.decoder_backward(s, &[-inv_n; B][..n], grad, GradWrite::Set);
         for l in 0..M::LAYERS {
             set_score_dlogits::<M, H, B>(s, l, &w[..n]);
-            model.encoder_backward(s, l, grad);
+            model.encoder_backward(s, l, grad, GradWrite::Set);
         }
         Diagnostics { elbo: f[..n].iter().sum::<f32>() * inv_n, ..Default::default() }
     }

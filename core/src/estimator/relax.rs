@@ -21,6 +21,7 @@ use super::rebar::{GradientTotals, Rebar, RebarConfig, RebarConfigError, TildeNo
 use super::{Cost, Diagnostics, Estimator, coupled_dz_tilde_minus_one};
 use crate::math::scalar::tanh;
 use crate::model::Sbn;
+use crate::net::GradWrite;
 use crate::optim::{Adam, AdamConfig};
 use crate::random::init_weights;
 use crate::tensors::{Tensors, impl_tensors_for_fields};
@@ -156,7 +157,7 @@ where
                     layer.dlogits[r][j] = inv_n * (out * score + grad_z * self.dz[k][r][j]);
                 }
             }
-            model.encoder_backward(s, k, grad);
+            model.encoder_backward(s, k, grad, GradWrite::Add);
         }
     }
 

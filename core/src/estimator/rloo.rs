@@ -8,6 +8,7 @@
 
 use super::{Cost, Diagnostics, Estimator, draw_noise, set_score_dlogits};
 use crate::model::Sbn;
+use crate::net::GradWrite;
 use bytemuck::Zeroable;
 use rand_core::Rng;
 
@@ -39,8 +40,8 @@ impl<M: Sbn<H>, const K: usize, const H: usize, const B: usize> Estimator<M, H, 
     ) -> Diagnostics {
         const { assert!(K >= 2, "RLOO needs at least two samples") };
         let n = M::rows(s).n;
-        grad.fill_zero();
         if n == 0 {
+            grad.fill_zero();
             return Diagnostics::default();
         }
         let scale = 1.0 / (n * K) as f32;
@@ -54,7 +55,7 @@ impl<M: Sbn<H>, const K: usize, const H: usize, const B: usize> Estimator<M, H, 
             }
             model.hard_forward(s, 0);
             self.elbo[k] = M::rows(s).elbo;
-            model.decoder_backward(s, &[-scale; B][..n], grad);
+            model.decoder_backward(s, &[-scale; B][..n], grad, GradWrite::first(k == 0));
             let layer = M::layer(s, 0);
             for r in 0..n {
                 for j in 0..H {
@@ -73,7 +74,7 @@ impl<M: Sbn<H>, const K: usize, const H: usize, const B: usize> Estimator<M, H, 
                 layer.dlogits[r][j] = -scale * signal_score;
             }
         }
-        model.encoder_backward(s, 0, grad);
+        model.encoder_backward(s, 0, grad, GradWrite::Set);
         if M::LAYERS > 1 {
             for k in 0..K {
                 for l in 0..M::LAYERS {
@@ -86,7 +87,7 @@ impl<M: Sbn<H>, const K: usize, const H: usize, const B: usize> Estimator<M, H, 
                 }
                 for l in 1..M::LAYERS {
                     set_score_dlogits::<M, H, B>(s, l, &w[..n]);
-                    model.encoder_backward(s, l, grad);
+                    model.encoder_backward(s, l, grad, GradWrite::first(k == 0));
                 }
             }
         }

@@ -5,6 +5,7 @@
 
 use super::{Baseline, Cost, Diagnostics, Estimator, Scales, draw_noise, set_score_dlogits};
 use crate::model::{Relaxation, Sbn};
+use crate::net::GradWrite;
 use bytemuck::Zeroable;
 use rand_core::Rng;
 
@@ -46,8 +47,8 @@ where
         grad: &mut M,
     ) -> Diagnostics {
         let n = M::rows(s).n;
-        grad.fill_zero();
         if n == 0 {
+            grad.fill_zero();
             return Diagnostics::default();
         }
         draw_noise::<M, H, B, R>(s, rng);
@@ -67,10 +68,10 @@ where
             dc[r] = -2.0 * signal * inv_n;
             d_scale += -2.0 * signal * f_mu[r] * inv_n;
         }
-        model.decoder_backward(s, &[-inv_n; B][..n], grad);
+        model.decoder_backward(s, &[-inv_n; B][..n], grad, GradWrite::Set);
         for l in 0..M::LAYERS {
             set_score_dlogits::<M, H, B>(s, l, &w[..n]);
-            model.encoder_backward(s, l, grad);
+            model.encoder_backward(s, l, grad, GradWrite::Set);
         }
         self.baseline.backward(M::centered_inputs(s), model.binary_inputs(s), &dc[..n]);
         self.scale.add_eta_gradient(0, d_scale);

@@ -145,6 +145,15 @@ mod tests {
         super::simd::outer_acc(&x, &y0, &mut gv, n_in, n_out);
         super::scalar::outer_acc(&ax, &abs_of(&y0), &mut scale, n_in, n_out);
         close(&gs, &gv, &scale);
+
+        // The overwriting form: exactly `outer_acc` into zeros, whatever dW held (NaN here).
+        let (mut zeroed, mut set, mut set_scalar) =
+            (vec![0.0; n_in * n_out], vec![f32::NAN; n_in * n_out], vec![f32::NAN; n_in * n_out]);
+        super::simd::outer_acc(&x, &y0, &mut zeroed, n_in, n_out);
+        super::simd::outer(&x, &y0, &mut set, n_in, n_out);
+        super::scalar::outer(&x, &y0, &mut set_scalar, n_in, n_out);
+        assert_eq!(set, zeroed, "outer {n_in}x{n_out}, {rows} rows");
+        close(&gs.iter().zip(&w).map(|(g, w)| g - w).collect::<Vec<_>>(), &set_scalar, &scale);
     }
 
     #[test]
@@ -280,6 +289,39 @@ mod tests {
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&ga), bits(&want), "outer_acc_binary_affine {n_in}x{n_out}, {rows} rows");
         assert_eq!(bits(&gsa), bits(&want), "scalar outer_acc_binary_affine {n_in}x{n_out}, {rows} rows");
+
+        // The overwriting form: the accumulating one into zeros (equal values; only a zero's
+        // sign may differ), whatever dW held (NaN here).
+        let args = (&rows_of[..], &counts_of[..], rows + 1, y_used, &sum[..], &center[..], s);
+        let (mut zeroed, mut set, mut set_scalar) =
+            (vec![0.0; n_in * n_out], vec![f32::NAN; n_in * n_out], vec![f32::NAN; n_in * n_out]);
+        super::simd::outer_acc_binary_affine(
+            args.0,
+            args.1,
+            args.2,
+            args.3,
+            args.4,
+            args.5,
+            args.6,
+            &mut zeroed,
+            n_in,
+            n_out,
+        );
+        super::simd::outer_binary_affine(args.0, args.1, args.2, args.3, args.4, args.5, args.6, &mut set, n_in, n_out);
+        super::scalar::outer_binary_affine(
+            args.0,
+            args.1,
+            args.2,
+            args.3,
+            args.4,
+            args.5,
+            args.6,
+            &mut set_scalar,
+            n_in,
+            n_out,
+        );
+        assert_eq!(set, zeroed, "outer_binary_affine {n_in}x{n_out}, {rows} rows");
+        assert_eq!(set_scalar, zeroed, "scalar outer_binary_affine {n_in}x{n_out}, {rows} rows");
     }
 
     #[test]

@@ -36,6 +36,12 @@ pub fn outer_acc(x: &[f32], dy: &[f32], dw: &mut [f32], n_in: usize, n_out: usiz
     }
 }
 
+/// dW = xᵀ · dy
+pub fn outer(x: &[f32], dy: &[f32], dw: &mut [f32], n_in: usize, n_out: usize) {
+    dw[..n_in * n_out].fill(0.0);
+    outer_acc(x, dy, dw, n_in, n_out);
+}
+
 /// y += x · W for binary `x` given as active indices (see [`super::simd::matmul_acc_binary`]
 /// for the layout): `y[r] += Σ_{j < counts[r]} W[idx[r·n_in + j]]`.
 pub fn matmul_acc_binary(idx: &[u16], counts: &[u16], w: &[f32], y: &mut [f32], n_in: usize, n_out: usize) {
@@ -91,4 +97,22 @@ pub fn outer_acc_binary_affine(
             }
         }
     }
+}
+
+/// [`outer_acc_binary_affine`] into a zeroed dW.
+#[allow(clippy::too_many_arguments)]
+pub fn outer_binary_affine(
+    rows_of: &[u16],
+    counts_of: &[u16],
+    stride: usize,
+    dy: &[f32],
+    dy_sum: &[f32],
+    center: &[f32],
+    scale: f32,
+    dw: &mut [f32],
+    n_in: usize,
+    n_out: usize,
+) {
+    dw[..n_in * n_out].fill(0.0);
+    outer_acc_binary_affine(rows_of, counts_of, stride, dy, dy_sum, center, scale, dw, n_in, n_out);
 }

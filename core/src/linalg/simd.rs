@@ -667,28 +667,57 @@ fn lane_sums(a: [V; N]) -> V {
 
 /// dW += xᵀ · dy
 pub fn outer_acc(x: &[f32], dy: &[f32], dw: &mut [f32], n_in: usize, n_out: usize) {
+    outer_into::<false>(x, dy, dw, n_in, n_out);
+}
+
+/// dW = xᵀ · dy: [`outer_acc`] into a zeroed dW (the same values; a zero may differ in sign),
+/// without the zeroing pass and without reading dW — the first contribution to a gradient.
+pub fn outer(x: &[f32], dy: &[f32], dw: &mut [f32], n_in: usize, n_out: usize) {
+    outer_into::<true>(x, dy, dw, n_in, n_out);
+}
+
+/// [`outer_acc`] (`SET` false) or [`outer`] (`SET` true).
+fn outer_into<const SET: bool>(x: &[f32], dy: &[f32], dw: &mut [f32], n_in: usize, n_out: usize) {
     let rows = (x.len() / n_in.max(1)).min(dy.len() / n_out.max(1));
     if n_out == 1 && n_in > 1 {
         // dw[i] += Σ_r dy[r]·x[r][i]: the forward kernel for one row of `rows` inputs.
+        if SET {
+            dw[..n_in].fill(0.0);
+        }
         return matmul_acc(&dy[..rows], &x[..rows * n_in], &mut dw[..n_in], rows, n_in);
     }
     crate::ops::count(rows * n_in * n_out, rows * n_in * n_out);
+    let dw = &mut dw[..n_in * n_out];
     if rows == 0 || n_out == 0 {
+        if SET {
+            dw.fill(0.0);
+        }
         return;
     }
     let x = &x[..rows * n_in];
     let dy = &dy[..rows * n_out];
-    let dw = &mut dw[..n_in * n_out];
-    row_blocks!(n_in, OUTER_INPUTS, |i, I| outer_rows::<I>(x, dy, &mut dw[i * n_out..], i, n_in, n_out));
+    row_blocks!(n_in, OUTER_INPUTS, |i, I| outer_rows::<I, SET>(x, dy, &mut dw[i * n_out..], i, n_in, n_out));
 }
 
-/// `dW[i..i + MI] += x[.., i..i + MI]ᵀ · dy` over all columns.
+/// `dW[i..i + MI] (+)= x[.., i..i + MI]ᵀ · dy` over all columns (`=` if `SET`).
 #[inline(never)]
-fn outer_rows<const MI: usize>(x: &[f32], dy: &[f32], dw: &mut [f32], i: usize, n_in: usize, n_out: usize) {
+fn outer_rows<const MI: usize, const SET: bool>(
+    x: &[f32],
+    dy: &[f32],
+    dw: &mut [f32],
+    i: usize,
+    n_in: usize,
+    n_out: usize,
+) {
     let dw = &mut dw[..MI * n_out];
-    let c = col_tiles!(n_out, OUTER_VECS, |c, NR, K| outer_tile::<MI, NR, K>(x, dy, dw, i, c, n_in, n_out));
+    let c = col_tiles!(n_out, OUTER_VECS, |c, NR, K| outer_tile::<MI, NR, K, SET>(x, dy, dw, i, c, n_in, n_out));
     if c < n_out {
         // At most three columns left.
+        if SET {
+            for m in 0..MI {
+                dw[m * n_out + c..(m + 1) * n_out].fill(0.0);
+            }
+        }
         for (xr, dyr) in x.chunks_exact(n_in).zip(dy.chunks_exact(n_out)) {
             for (m, &xi) in xr[i..i + MI].iter().enumerate() {
                 for (d, &g) in dw[m * n_out + c..(m + 1) * n_out].iter_mut().zip(&dyr[c..]) {
@@ -699,9 +728,10 @@ fn outer_rows<const MI: usize>(x: &[f32], dy: &[f32], dw: &mut [f32], i: usize, 
     }
 }
 
-/// `dW[i..i + MI][c..c + (NR − 1)·N + K] += Σ_rows x[r][i..i + MI]ᵀ · dy[r][same columns]`.
+/// `dW[i..i + MI][c..c + (NR − 1)·N + K] (+)= Σ_rows x[r][i..i + MI]ᵀ · dy[r][same columns]`.
 #[inline(always)]
-fn outer_tile<const MI: usize, const NR: usize, const K: usize>(
+#[allow(clippy::too_many_arguments)]
+fn outer_tile<const MI: usize, const NR: usize, const K: usize, const SET: bool>(
     x: &[f32],
     dy: &[f32],
     dw: &mut [f32],
@@ -726,7 +756,7 @@ fn outer_tile<const MI: usize, const NR: usize, const K: usize>(
     for m in 0..MI {
         let d = &mut dw[m * n_out + c..][..width];
         for j in 0..NR {
-            let s = tile_load::<NR, K>(d, j) + acc[m][j];
+            let s = if SET { acc[m][j] } else { tile_load::<NR, K>(d, j) + acc[m][j] };
             tile_store::<NR, K>(d, j, s);
         }
     }
@@ -866,6 +896,41 @@ pub fn outer_acc_binary_affine(
     n_in: usize,
     n_out: usize,
 ) {
+    binary_affine_into::<false>(rows_of, counts_of, stride, dy, dy_sum, center, scale, dw, n_in, n_out);
+}
+
+/// [`outer_acc_binary_affine`] into a zeroed dW (the same values; a zero may differ in sign),
+/// without the zeroing pass and without reading dW — the first contribution to a gradient.
+#[allow(clippy::too_many_arguments)]
+pub fn outer_binary_affine(
+    rows_of: &[u16],
+    counts_of: &[u16],
+    stride: usize,
+    dy: &[f32],
+    dy_sum: &[f32],
+    center: &[f32],
+    scale: f32,
+    dw: &mut [f32],
+    n_in: usize,
+    n_out: usize,
+) {
+    binary_affine_into::<true>(rows_of, counts_of, stride, dy, dy_sum, center, scale, dw, n_in, n_out);
+}
+
+/// [`outer_acc_binary_affine`] (`SET` false) or [`outer_binary_affine`] (`SET` true).
+#[allow(clippy::too_many_arguments)]
+fn binary_affine_into<const SET: bool>(
+    rows_of: &[u16],
+    counts_of: &[u16],
+    stride: usize,
+    dy: &[f32],
+    dy_sum: &[f32],
+    center: &[f32],
+    scale: f32,
+    dw: &mut [f32],
+    n_in: usize,
+    n_out: usize,
+) {
     let rows = dy.len() / n_out.max(1);
     if crate::ops::ENABLED {
         let active: usize = counts_of[..n_in].iter().map(|&c| usize::from(c)).sum();
@@ -883,26 +948,29 @@ pub fn outer_acc_binary_affine(
         let mut c = 0;
         // Wide tiles first: the rows of `act` are walked once per tile.
         while c + 3 * BIN_VECS * N <= n_out {
-            affine_tile::<{ 3 * BIN_VECS }, N>(act, dy, dy_sum, scale, f, d, n_out, c);
+            affine_tile::<{ 3 * BIN_VECS }, N, SET>(act, dy, dy_sum, scale, f, d, n_out, c);
             c += 3 * BIN_VECS * N;
         }
         while c + BIN_VECS * N <= n_out {
-            affine_tile::<BIN_VECS, N>(act, dy, dy_sum, scale, f, d, n_out, c);
+            affine_tile::<BIN_VECS, N, SET>(act, dy, dy_sum, scale, f, d, n_out, c);
             c += BIN_VECS * N;
         }
         while c + N <= n_out {
-            affine_tile::<1, N>(act, dy, dy_sum, scale, f, d, n_out, c);
+            affine_tile::<1, N, SET>(act, dy, dy_sum, scale, f, d, n_out, c);
             c += N;
         }
         if N > 8 && c + 8 <= n_out {
-            affine_tile::<1, 8>(act, dy, dy_sum, scale, f, d, n_out, c);
+            affine_tile::<1, 8, SET>(act, dy, dy_sum, scale, f, d, n_out, c);
             c += 8;
         }
         if c + 4 <= n_out {
-            affine_tile::<1, 4>(act, dy, dy_sum, scale, f, d, n_out, c);
+            affine_tile::<1, 4, SET>(act, dy, dy_sum, scale, f, d, n_out, c);
             c += 4;
         }
         for (o, v) in d.iter_mut().enumerate().skip(c) {
+            if SET {
+                *v = 0.0;
+            }
             for &r in act {
                 *v += scale * dy[usize::from(r) * n_out + o];
             }
@@ -913,10 +981,11 @@ pub fn outer_acc_binary_affine(
     }
 }
 
-/// Columns `c..c + width` of one weight row of [`outer_acc_binary_affine`], in registers.
+/// Columns `c..c + width` of one weight row of [`binary_affine_into`], in registers (starting
+/// from zero if `SET`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn affine_tile<const NR: usize, const K: usize>(
+fn affine_tile<const NR: usize, const K: usize, const SET: bool>(
     act: &[u16],
     dy: &[f32],
     dy_sum: &[f32],
@@ -928,7 +997,7 @@ fn affine_tile<const NR: usize, const K: usize>(
 ) {
     let width = (NR - 1) * N + K;
     let d = &mut d[c..][..width];
-    let mut acc: [V; NR] = core::array::from_fn(|j| tile_load::<NR, K>(d, j));
+    let mut acc: [V; NR] = core::array::from_fn(|j| if SET { V::ZERO } else { tile_load::<NR, K>(d, j) });
     let sv = V::splat(scale);
     for &r in act {
         let row = &dy[usize::from(r) * n_out + c..][..width];

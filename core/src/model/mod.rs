@@ -33,6 +33,7 @@ pub use one_layer::{OneLayer, OneLayerScratch};
 pub use paper::*;
 pub use two_layer::{TwoLayer, TwoLayerScratch};
 
+use crate::net::GradWrite;
 use crate::tensors::Tensors;
 use bytemuck::Zeroable;
 use rand_core::Rng;
@@ -171,12 +172,21 @@ pub trait Sbn<const H: usize>: Tensors + Zeroable {
     fn hard_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32);
 
     /// `grad += Σ_r weights[r] · ∇_θ log p(x_r, b_r)` over the decoder and prior, for the
-    /// samples of the last hard pass.
-    fn decoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, weights: &[f32], grad: &mut Self);
+    /// samples of the last hard pass. With [`GradWrite::Set`], `=`: every tensor outside the
+    /// encoders ([`Sbn::encoder_tensors`]) is written, so that this call and one
+    /// [`Sbn::encoder_backward`] per layer write a whole gradient without zeroing it first.
+    fn decoder_backward<const B: usize>(
+        &self,
+        s: &mut Self::Scratch<B>,
+        weights: &[f32],
+        grad: &mut Self,
+        write: GradWrite,
+    );
 
-    /// `grad += Σ_r J_{l,r}ᵀ · dlogits_{l,r}`: backpropagates the `dlogits` of layer `l` through
-    /// that layer's encoder map at the inputs of the last hard pass (the score-function term).
-    fn encoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, l: usize, grad: &mut Self);
+    /// `grad += Σ_r J_{l,r}ᵀ · dlogits_{l,r}` (`=` with [`GradWrite::Set`]): backpropagates the
+    /// `dlogits` of layer `l` through that layer's encoder map at the inputs of the last hard
+    /// pass (the score-function term).
+    fn encoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, l: usize, grad: &mut Self, write: GradWrite);
 
     /// The tensor indices (order of [`Tensors`]) of layer `l`'s encoder: the only tensors
     /// [`Sbn::encoder_backward`] writes for `l`, and the only ones [`Sbn::encoder_tangent`] reads.
@@ -212,14 +222,14 @@ pub trait Sbn<const H: usize>: Tensors + Zeroable {
     /// Reverse mode of `scale · Σ_r f_r` for the last relaxed pass: fills each relaxed layer's
     /// `r_y_bar` (adjoint of y), `r_s_bar` (of s) and `r_logits_bar` (of the logits, taking z = a +
     /// ε), the rows' `relaxed_elbo_dtau` (∂/∂log λ), and adds the parameter gradient to `grad` if
-    /// given.
+    /// given (with [`GradWrite::Set`], writes every tensor of `grad`).
     fn relaxed_backward<const B: usize>(
         &self,
         s: &mut Self::Scratch<B>,
         from: usize,
         relax: Relaxation,
         scale: f32,
-        grad: Option<&mut Self>,
+        grad: Option<(&mut Self, GradWrite)>,
     );
 
     /// Forward mode in τ = log λ through the last relaxed pass and its reverse mode (run

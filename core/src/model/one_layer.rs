@@ -11,7 +11,7 @@ use super::bernoulli::{
 };
 use super::{BinaryBatch, LayerScratch, Relaxation, RowScratch, Sbn, Task};
 use crate::math::scalar::sigmoid;
-use crate::net::Net;
+use crate::net::{GradWrite, Net};
 use crate::tensors::{Tensors, impl_tensors_for_fields};
 use bytemuck::Zeroable;
 use core::marker::PhantomData;
@@ -188,7 +188,13 @@ where
         }
     }
 
-    fn decoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, weights: &[f32], grad: &mut Self) {
+    fn decoder_backward<const B: usize>(
+        &self,
+        s: &mut Self::Scratch<B>,
+        weights: &[f32],
+        grad: &mut Self,
+        write: GradWrite,
+    ) {
         let n = s.rows.n.min(weights.len());
         for r in 0..n {
             output_adjoint(&s.target[r], &s.dec_out[r], &self.output_bias, weights[r], &mut s.dec_out_bar[r]);
@@ -200,9 +206,12 @@ where
             &s.dec_h,
             &s.dec_out_bar[..n],
             None,
-            Some(&mut grad.dec),
+            Some((&mut grad.dec, write)),
             &mut s.dec_adj,
         );
+        if write == GradWrite::Set {
+            grad.prior = [0.0; H];
+        }
         if !T::STRUCTURED {
             // ∂/∂π Σ_j b_j·π_j − softplus(π_j) = b − σ(π).
             let sigma = self.prior.map(sigmoid);
@@ -214,7 +223,7 @@ where
         }
     }
 
-    fn encoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, _: usize, grad: &mut Self) {
+    fn encoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, _: usize, grad: &mut Self, write: GradWrite) {
         let n = s.rows.n;
         let l = &s.layer;
         self.enc.backward_binary::<B>(
@@ -224,7 +233,7 @@ where
             &s.enc_h,
             &l.dlogits[..n],
             None,
-            Some(&mut grad.enc),
+            Some((&mut grad.enc, write)),
             &mut s.enc_adj,
         );
     }
@@ -314,7 +323,7 @@ where
         _from: usize,
         relaxation: Relaxation,
         scale: f32,
-        mut grad: Option<&mut Self>,
+        mut grad: Option<(&mut Self, GradWrite)>,
     ) {
         let n = s.rows.n;
         let c = relaxation.coefficients();
@@ -328,7 +337,7 @@ where
             &s.r_dec_h,
             &s.r_dec_out_bar[..n],
             Some(&mut s.r_dec_in_bar[..n]),
-            grad.as_deref_mut().map(|g| &mut g.dec),
+            grad.as_mut().map(|(g, w)| (&mut g.dec, *w)),
             &mut s.r_dec_adj,
         );
         let l = &mut s.layer;
@@ -341,7 +350,10 @@ where
         }
         s.rows.relaxed_elbo_dtau[..n].fill(0.0);
         l.finish_adjoints(n, c, scale, !T::STRUCTURED, &mut s.rows.relaxed_elbo_dtau[..n]);
-        if let Some(g) = grad {
+        if let Some((g, write)) = grad {
+            if write == GradWrite::Set {
+                g.prior = [0.0; H];
+            }
             if !T::STRUCTURED {
                 let sigma = self.prior.map(sigmoid);
                 for r in 0..n {
@@ -357,7 +369,7 @@ where
                 &s.enc_h,
                 &l.r_logits_bar[..n],
                 None,
-                Some(&mut g.enc),
+                Some((&mut g.enc, write)),
                 &mut s.enc_adj,
             );
         }

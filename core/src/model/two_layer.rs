@@ -18,7 +18,7 @@ use super::bernoulli::{
 use super::{BinaryBatch, LayerScratch, Relaxation, RowScratch, Sbn, Task};
 use crate::math::scalar::sigmoid;
 use crate::math::simd::{LANES, load_partial, sigmoid_libm_x8, store_partial};
-use crate::net::Net;
+use crate::net::{GradWrite, Net};
 use crate::tensors::{Tensors, impl_tensors_for_fields};
 use bytemuck::Zeroable;
 use core::marker::PhantomData;
@@ -269,7 +269,13 @@ where
         }
     }
 
-    fn decoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, weights: &[f32], grad: &mut Self) {
+    fn decoder_backward<const B: usize>(
+        &self,
+        s: &mut Self::Scratch<B>,
+        weights: &[f32],
+        grad: &mut Self,
+        write: GradWrite,
+    ) {
         let n = s.rows.n.min(weights.len());
         for r in 0..n {
             output_adjoint(&s.target[r], &s.d0_out[r], &self.output_bias, weights[r], &mut s.d0_out_bar[r]);
@@ -282,9 +288,14 @@ where
                 &s.d0_h,
                 &s.d0_out_bar[..n],
                 None,
-                Some(&mut grad.dec0),
+                Some((&mut grad.dec0, write)),
                 &mut s.d0_adj,
             );
+            if write == GradWrite::Set {
+                // No generative path between the layers and no prior (see the struct docs).
+                grad.dec1.fill_zero();
+                grad.prior = [0.0; H];
+            }
             return;
         }
         self.dec0.backward_binary::<B>(
@@ -294,7 +305,7 @@ where
             &s.d0_h,
             &s.d0_out_bar[..n],
             None,
-            Some(&mut grad.dec0),
+            Some((&mut grad.dec0, write)),
             &mut s.d0_adj,
         );
         // ∂/∂g Σ b₀·g − softplus(g) = b₀ − σ(g).
@@ -312,9 +323,12 @@ where
             &s.d1_h,
             &s.d1_out_bar[..n],
             None,
-            Some(&mut grad.dec1),
+            Some((&mut grad.dec1, write)),
             &mut s.d1_adj,
         );
+        if write == GradWrite::Set {
+            grad.prior = [0.0; H];
+        }
         let sigma = self.prior.map(sigmoid);
         for r in 0..n {
             for ((g, &b), &p) in grad.prior.iter_mut().zip(&s.l1.sample[r]).zip(&sigma) {
@@ -323,7 +337,7 @@ where
         }
     }
 
-    fn encoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, l: usize, grad: &mut Self) {
+    fn encoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, l: usize, grad: &mut Self, write: GradWrite) {
         let n = s.rows.n;
         if l == 0 {
             let l0 = &s.l0;
@@ -334,7 +348,7 @@ where
                 &s.enc0_h,
                 &l0.dlogits[..n],
                 None,
-                Some(&mut grad.enc0),
+                Some((&mut grad.enc0, write)),
                 &mut s.enc0_adj,
             );
         } else {
@@ -346,7 +360,7 @@ where
                 &s.enc1_h,
                 &l1.dlogits[..n],
                 None,
-                Some(&mut grad.enc1),
+                Some((&mut grad.enc1, write)),
                 &mut s.enc1_adj,
             );
         }
@@ -487,7 +501,7 @@ where
         from: usize,
         relaxation: Relaxation,
         scale: f32,
-        mut grad: Option<&mut Self>,
+        mut grad: Option<(&mut Self, GradWrite)>,
     ) {
         let n = s.rows.n;
         let c = relaxation.coefficients();
@@ -504,7 +518,7 @@ where
                 &s.r_d0_h,
                 &s.r_d0_out_bar[..n],
                 Some(&mut s.r_in1_bar[..n]),
-                grad.as_deref_mut().map(|g| &mut g.dec0),
+                grad.as_mut().map(|(g, w)| (&mut g.dec0, *w)),
                 &mut s.r_d0_adj,
             );
             // log p(s₀ | g): ∂/∂g = s₀ − σ(g), ∂/∂s₀ = g.
@@ -521,17 +535,20 @@ where
                 &s.r_d1_h,
                 &s.r_d1_out_bar[..n],
                 Some(&mut s.r_top_in_bar[..n]),
-                grad.as_deref_mut().map(|g| &mut g.dec1),
+                grad.as_mut().map(|(g, w)| (&mut g.dec1, *w)),
                 &mut s.r_d1_adj,
             );
         } else {
+            if let Some((g, GradWrite::Set)) = grad.as_mut() {
+                g.dec1.fill_zero();
+            }
             self.dec0.backward::<B>(
                 &s.r_top_in[..n],
                 &s.r_d0_out[..n],
                 &s.r_d0_h,
                 &s.r_d0_out_bar[..n],
                 Some(&mut s.r_top_in_bar[..n]),
-                grad.as_deref_mut().map(|g| &mut g.dec0),
+                grad.as_mut().map(|(g, w)| (&mut g.dec0, *w)),
                 &mut s.r_d0_adj,
             );
         }
@@ -545,13 +562,16 @@ where
             }
         }
         l1.finish_adjoints(n, c, scale, generative, &mut s.rows.relaxed_elbo_dtau[..n]);
-        if let Some(g) = grad.as_deref_mut()
-            && generative
-        {
-            let sigma = self.prior.map(sigmoid);
-            for r in 0..n {
-                for ((gp, &y), &p) in g.prior.iter_mut().zip(&l1.r_y[r]).zip(&sigma) {
-                    *gp += scale * (y - p);
+        if let Some((g, write)) = grad.as_mut() {
+            if *write == GradWrite::Set {
+                g.prior = [0.0; H];
+            }
+            if generative {
+                let sigma = self.prior.map(sigmoid);
+                for r in 0..n {
+                    for ((gp, &y), &p) in g.prior.iter_mut().zip(&l1.r_y[r]).zip(&sigma) {
+                        *gp += scale * (y - p);
+                    }
                 }
             }
         }
@@ -564,7 +584,7 @@ where
                 &s.r_enc1_h,
                 &l1.r_logits_bar[..n],
                 Some(&mut s.r_in1_bar[..n]),
-                grad.as_deref_mut().map(|g| &mut g.enc1),
+                grad.as_mut().map(|(g, w)| (&mut g.enc1, *w)),
                 &mut s.r_enc1_adj,
             );
             for r in 0..n {
@@ -576,7 +596,7 @@ where
             l0.finish_adjoints(n, c, scale, generative, &mut s.rows.relaxed_elbo_dtau[..n]);
         } else {
             // Layer 0 is hard: only its log q term depends on the parameters, through a₀.
-            if let Some(g) = grad.as_deref_mut() {
+            if let Some((g, write)) = grad.as_mut() {
                 self.enc1.backward_binary::<B>(
                     &s.in1[..n],
                     s.b0_bin.rows(n, &s.half, 2.0),
@@ -584,7 +604,7 @@ where
                     &s.enc1_h,
                     &l1.r_logits_bar[..n],
                     None,
-                    Some(&mut g.enc1),
+                    Some((&mut g.enc1, *write)),
                     &mut s.enc1_adj,
                 );
             }
@@ -595,7 +615,7 @@ where
                 }
             }
         }
-        if let Some(g) = grad {
+        if let Some((g, write)) = grad {
             self.enc0.backward_binary::<B>(
                 &s.enc_in[..n],
                 s.x_bin.rows(n, &self.input_mean, 1.0),
@@ -603,7 +623,7 @@ where
                 &s.enc0_h,
                 &l0.r_logits_bar[..n],
                 None,
-                Some(&mut g.enc0),
+                Some((&mut g.enc0, write)),
                 &mut s.enc0_adj,
             );
         }

@@ -1,6 +1,6 @@
 //! A map with no parameters that outputs zeros: the slot of a map an objective never uses.
 
-use super::Net;
+use super::{GradWrite, Net};
 use crate::tensors::Tensors;
 use bytemuck::Zeroable;
 use rand_core::Rng;
@@ -36,7 +36,7 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for Absent {
         _: &(),
         _: &[[f32; OUT]],
         _: Option<&mut [[f32; IN]]>,
-        _: Option<&mut Self>,
+        _: Option<(&mut Self, GradWrite)>,
         _: &mut (),
     ) {
     }

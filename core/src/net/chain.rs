@@ -1,6 +1,6 @@
 //! Composition of two maps: `Then<MID, F, S>` runs `F: IN → MID`, then `S: MID → OUT`.
 
-use super::{BinaryRows, Net, rows};
+use super::{BinaryRows, GradWrite, Net, rows};
 use crate::tensors::Tensors;
 use bytemuck::Zeroable;
 use rand_core::Rng;
@@ -86,7 +86,7 @@ where
         h: &Self::Hidden<B>,
         dy: &[[f32; OUT]],
         dx: Option<&mut [[f32; IN]]>,
-        grad: Option<&mut Self>,
+        grad: Option<(&mut Self, GradWrite)>,
         adj: &mut Self::Hidden<B>,
     ) {
         self.backward_binary::<B>(x, None, y, h, dy, dx, grad, adj);
@@ -125,12 +125,12 @@ where
         h: &Self::Hidden<B>,
         dy: &[[f32; OUT]],
         dx: Option<&mut [[f32; IN]]>,
-        grad: Option<&mut Self>,
+        grad: Option<(&mut Self, GradWrite)>,
         adj: &mut Self::Hidden<B>,
     ) {
         let n = rows(&[x.len(), y.len(), dy.len(), B]);
         let (g_first, g_second) = match grad {
-            Some(g) => (Some(&mut g.first), Some(&mut g.second)),
+            Some((g, w)) => (Some((&mut g.first, w)), Some((&mut g.second, w))),
             None => (None, None),
         };
         adj.mid[..n].fill([0.0; MID]);

@@ -1,6 +1,6 @@
 //! The affine layer y = x·W + b.
 
-use super::{BinaryRows, Net, rows};
+use super::{BinaryRows, GradWrite, Net, rows};
 use crate::linalg::simd as k;
 use crate::random::init_weights;
 use crate::tensors::impl_tensors_for_fields;
@@ -39,10 +39,17 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
         k::matmul_t_acc(dy[..n].as_flattened(), self.w.as_flattened(), dx[..n].as_flattened_mut(), IN, OUT);
     }
 
-    /// grad.w += xᵀ·dy and grad.b += Σ_rows dy.
-    pub fn backward_params_rows(x: &[[f32; IN]], dy: &[[f32; OUT]], grad: &mut Self) {
+    /// grad.w += xᵀ·dy and grad.b += Σ_rows dy (`=` for [`GradWrite::Set`]).
+    pub fn backward_params_rows(x: &[[f32; IN]], dy: &[[f32; OUT]], grad: &mut Self, write: GradWrite) {
         let n = rows(&[x.len(), dy.len()]);
-        k::outer_acc(x[..n].as_flattened(), dy[..n].as_flattened(), grad.w.as_flattened_mut(), IN, OUT);
+        let (x, dy_flat, dw) = (x[..n].as_flattened(), dy[..n].as_flattened(), grad.w.as_flattened_mut());
+        match write {
+            GradWrite::Add => k::outer_acc(x, dy_flat, dw, IN, OUT),
+            GradWrite::Set => {
+                k::outer(x, dy_flat, dw, IN, OUT);
+                grad.b = [0.0; OUT];
+            }
+        }
         for dyr in &dy[..n] {
             for (g, &d) in grad.b.iter_mut().zip(dyr) {
                 *g += d;
@@ -145,14 +152,14 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for Dense<IN, OUT> {
         _h: &(),
         dy: &[[f32; OUT]],
         dx: Option<&mut [[f32; IN]]>,
-        grad: Option<&mut Self>,
+        grad: Option<(&mut Self, GradWrite)>,
         _adj: &mut (),
     ) {
         if let Some(dx) = dx {
             self.backward_input_rows(dy, dx);
         }
-        if let Some(grad) = grad {
-            Self::backward_params_rows(x, dy, grad);
+        if let Some((grad, write)) = grad {
+            Self::backward_params_rows(x, dy, grad, write);
         }
     }
 
@@ -192,14 +199,14 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for Dense<IN, OUT> {
         h: &(),
         dy: &[[f32; OUT]],
         dx: Option<&mut [[f32; IN]]>,
-        grad: Option<&mut Self>,
+        grad: Option<(&mut Self, GradWrite)>,
         adj: &mut (),
     ) {
         let Some(bin) = binary else { return self.backward::<B>(x, y, h, dy, dx, grad, adj) };
         if let Some(dx) = dx {
             self.backward_input_rows(dy, dx);
         }
-        let Some(grad) = grad else { return };
+        let Some((grad, write)) = grad else { return };
         let n = rows(&[x.len(), dy.len(), bin.counts.len()]);
         // dW += s·Σ_r (b_r − c)ᵀ dy_r = s·Σ_r b_rᵀ dy_r − s·c ⊗ Σ_r dy_r.
         let mut sum = [0.0f32; OUT];
@@ -210,18 +217,14 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for Dense<IN, OUT> {
         }
         // One pass over dW, input by input (bit for bit the row-by-row kernel plus the centre pass).
         let (dw, dy) = (grad.w.as_flattened_mut(), dy[..n].as_flattened());
-        k::outer_acc_binary_affine(
-            bin.rows_of,
-            bin.counts_of,
-            bin.stride,
-            dy,
-            &sum,
-            bin.center,
-            bin.scale,
-            dw,
-            IN,
-            OUT,
-        );
+        let kernel = match write {
+            GradWrite::Add => k::outer_acc_binary_affine,
+            GradWrite::Set => {
+                grad.b = [0.0; OUT];
+                k::outer_binary_affine
+            }
+        };
+        kernel(bin.rows_of, bin.counts_of, bin.stride, dy, &sum, bin.center, bin.scale, dw, IN, OUT);
         for (g, &s) in grad.b.iter_mut().zip(&sum) {
             *g += s;
         }

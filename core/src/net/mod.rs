@@ -12,7 +12,10 @@
 //!
 //! Conventions: `forward` overwrites its output; `backward`, `tangent` and `backward_tangent`
 //! **accumulate** (`+=`) into their outputs, so that a value used in several places collects all
-//! its contributions; callers zero a buffer before its first contribution.
+//! its contributions; callers zero a buffer before its first contribution. The one exception is
+//! the parameter gradient, which a backward pass may also write over ([`GradWrite::Set`]): it
+//! is parameter-sized, and skipping its zeroing pass and the first read of it is worth a
+//! tenth of a training step.
 
 mod absent;
 mod chain;
@@ -37,6 +40,24 @@ pub type Mlp2<const IN: usize, const HID: usize, const OUT: usize> =
 /// baseline of NVIL, MuProp and REBAR (rebar-reference.md §5).
 pub type Mlp1<const IN: usize, const HID: usize, const OUT: usize> = Then<HID, TanhDense<IN, HID>, Dense<HID, OUT>>;
 
+/// How a backward pass stores a parameter gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GradWrite {
+    /// `grad += ∂`: add to what the buffer holds (a later contribution).
+    Add,
+    /// `grad = ∂`: write over whatever the buffer holds, with the same values as adding to a
+    /// zeroed buffer (a zero may differ in sign) — the first contribution, without the zeroing
+    /// pass and without reading the old values.
+    Set,
+}
+
+impl GradWrite {
+    /// [`GradWrite::Set`] for the first of several contributions, [`GradWrite::Add`] after.
+    pub fn first(first: bool) -> Self {
+        if first { GradWrite::Set } else { GradWrite::Add }
+    }
+}
+
 /// A differentiable map from `IN` to `OUT` values per row, with its parameters.
 ///
 /// All slices are batches of rows; a call processes `min` of the row counts it is given (and of
@@ -56,8 +77,9 @@ pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
     fn forward<const B: usize>(&self, x: &[[f32; IN]], y: &mut [[f32; OUT]], h: &mut Self::Hidden<B>);
 
     /// Reverse mode for an output adjoint `dy`: `dx += (∂y/∂x)ᵀ·dy` and
-    /// `grad += (∂y/∂θ)ᵀ·dy`, each only if asked for. `adj` receives the adjoints of the
-    /// intermediate values (kept for [`Net::backward_tangent`]).
+    /// `grad += (∂y/∂θ)ᵀ·dy` (or `=`, see [`GradWrite`]; every tensor of `grad` is written), each
+    /// only if asked for. `adj` receives the adjoints of the intermediate values (kept for
+    /// [`Net::backward_tangent`]).
     fn backward<const B: usize>(
         &self,
         x: &[[f32; IN]],
@@ -65,7 +87,7 @@ pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
         h: &Self::Hidden<B>,
         dy: &[[f32; OUT]],
         dx: Option<&mut [[f32; IN]]>,
-        grad: Option<&mut Self>,
+        grad: Option<(&mut Self, GradWrite)>,
         adj: &mut Self::Hidden<B>,
     );
 
@@ -105,7 +127,7 @@ pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
         h: &Self::Hidden<B>,
         dy: &[[f32; OUT]],
         dx: Option<&mut [[f32; IN]]>,
-        grad: Option<&mut Self>,
+        grad: Option<(&mut Self, GradWrite)>,
         adj: &mut Self::Hidden<B>,
     ) {
         let _ = binary;
@@ -239,9 +261,13 @@ mod tests {
         let mut h = N::Hidden::<B>::zeroed();
         net.forward::<B>(&x, &mut y, &mut h);
         let mut dx = [[0.0; I]; B];
+        // Written over (GradWrite::Set): a value the pass missed would stay NaN.
         let mut grad = N::zeroed();
+        for t in 0..N::COUNT {
+            grad.tensor_mut(t).fill(f32::NAN);
+        }
         let mut adj = N::Hidden::<B>::zeroed();
-        net.backward::<B>(&x, &y, &h, &dy, Some(&mut dx), Some(&mut grad), &mut adj);
+        net.backward::<B>(&x, &y, &h, &dy, Some(&mut dx), Some((&mut grad, GradWrite::Set)), &mut adj);
 
         // Reverse mode, input: ⟨dx, x_dot⟩ = d/dt L(x + t·x_dot).
         let shifted = |t: f32| {
@@ -348,14 +374,29 @@ mod tests {
         close(y2.as_flattened(), y1.as_flattened(), "forward");
         let mut dy = [[0.0; O]; B];
         rand_fill(&mut rng, dy.as_flattened_mut());
-        let (mut g1, mut g2) = (N::zeroed(), N::zeroed());
+        // The binary form adds (to zeros) in g1 and writes over NaN in g3: all three agree.
+        let (mut g1, mut g2, mut g3) = (N::zeroed(), N::zeroed(), N::zeroed());
+        for t in 0..N::COUNT {
+            g3.tensor_mut(t).fill(f32::NAN);
+        }
         let (mut dx1, mut dx2) = ([[0.0; I]; B], [[0.0; I]; B]);
         let (mut a1, mut a2) = (N::Hidden::<B>::zeroed(), N::Hidden::<B>::zeroed());
-        net.backward::<B>(&x, &y1, &h1, &dy, Some(&mut dx1), Some(&mut g1), &mut a1);
-        net.backward_binary::<B>(&x, Some(bin), &y1, &h1, &dy, Some(&mut dx2), Some(&mut g2), &mut a2);
+        net.backward::<B>(&x, &y1, &h1, &dy, Some(&mut dx1), Some((&mut g1, GradWrite::Add)), &mut a1);
+        net.backward_binary::<B>(
+            &x,
+            Some(bin),
+            &y1,
+            &h1,
+            &dy,
+            Some(&mut dx2),
+            Some((&mut g2, GradWrite::Add)),
+            &mut a2,
+        );
+        net.backward_binary::<B>(&x, Some(bin), &y1, &h1, &dy, None, Some((&mut g3, GradWrite::Set)), &mut a2);
         close(dx2.as_flattened(), dx1.as_flattened(), "backward dx");
         for t in 0..N::COUNT {
             close(g2.tensor(t), g1.tensor(t), "backward grad");
+            assert_eq!(g3.tensor(t), g2.tensor(t), "backward grad, written over");
         }
         let mut dir = N::zeroed();
         for t in 0..N::COUNT {

@@ -1,6 +1,6 @@
 //! The affine layer followed by tanh: y = tanh(x·W + b).
 
-use super::{BinaryRows, Dense, Net, rows};
+use super::{BinaryRows, Dense, GradWrite, Net, rows};
 use crate::math::simd::{load, store, tanh_in_place};
 use crate::tensors::impl_tensors_for_fields;
 use bytemuck::Zeroable;
@@ -58,7 +58,7 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for TanhDense<IN, OUT> {
         h: &[[f32; OUT]; B],
         dy: &[[f32; OUT]],
         dx: Option<&mut [[f32; IN]]>,
-        grad: Option<&mut Self>,
+        grad: Option<(&mut Self, GradWrite)>,
         adj: &mut [[f32; OUT]; B],
     ) {
         self.backward_binary::<B>(x, None, y, h, dy, dx, grad, adj);
@@ -97,13 +97,22 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for TanhDense<IN, OUT> {
         _h: &[[f32; OUT]; B],
         dy: &[[f32; OUT]],
         dx: Option<&mut [[f32; IN]]>,
-        grad: Option<&mut Self>,
+        grad: Option<(&mut Self, GradWrite)>,
         adj: &mut [[f32; OUT]; B],
     ) {
         let n = rows(&[x.len(), y.len(), dy.len(), B]);
         let g = &mut adj[..n];
         times_tanh_derivative(dy[..n].as_flattened(), y[..n].as_flattened(), g.as_flattened_mut(), false);
-        self.dense.backward_binary::<B>(&x[..n], binary, &y[..n], &(), g, dx, grad.map(|g| &mut g.dense), &mut ());
+        self.dense.backward_binary::<B>(
+            &x[..n],
+            binary,
+            &y[..n],
+            &(),
+            g,
+            dx,
+            grad.map(|(g, w)| (&mut g.dense, w)),
+            &mut (),
+        );
     }
 
     fn tangent_binary<const B: usize>(
