@@ -83,6 +83,24 @@ impl<P: Tensors> Adam<P> {
         }
     }
 
+    /// [`Adam::step`], then zeroes `grad` for the next accumulation: block by block, each block
+    /// cleared while it is still in L1 (one pass over the gradient instead of two).
+    pub fn step_and_clear(&mut self, params: &mut P, grad: &mut P, lr: f32, c: AdamConfig) {
+        let step = self.begin_step(lr, c);
+        for i in 0..P::COUNT {
+            let (p, g, m, v) = (params.tensor_mut(i), grad.tensor_mut(i), self.m.tensor_mut(i), self.v.tensor_mut(i));
+            for (((p, g), m), v) in p
+                .chunks_mut(CLEAR_BLOCK)
+                .zip(g.chunks_mut(CLEAR_BLOCK))
+                .zip(m.chunks_mut(CLEAR_BLOCK))
+                .zip(v.chunks_mut(CLEAR_BLOCK))
+            {
+                step.apply(p, g, m, v);
+                g.fill(0.0);
+            }
+        }
+    }
+
     /// Advances the step count and returns the step's update, for callers that apply it to
     /// pieces of the parameters themselves (e.g. split across threads): applying it to every
     /// element once, in any order and any pieces, is exactly [`Adam::step`].
@@ -117,6 +135,10 @@ impl AdamStep {
         }
     }
 }
+
+/// Values per block of [`Adam::step_and_clear`] (a multiple of the lane count; 16 KB of the
+/// four arrays together).
+const CLEAR_BLOCK: usize = 1024;
 
 /// Gradients smaller than this in magnitude are taken as zero (see the module doc: subnormals).
 const GRADIENT_FLOOR: f32 = 8.881_784e-16; // 2⁻⁵⁰
@@ -187,6 +209,24 @@ mod tests {
         // First step of Adam moves every parameter by ≈ lr (the bias-corrected m/√v is ±1);
         // TF's form gives exactly lr·√(1−β₂)/(1−β₁)·0.1g/(√(1−β₂)·|g|) = lr.
         assert_eq!(st.t, 3);
+    }
+
+    #[test]
+    fn step_and_clear_is_step_then_a_zero_gradient() {
+        // 2,500 values: two whole blocks, a partial one, and a scalar tail in the last.
+        const N: usize = 2 * CLEAR_BLOCK + 452 + 3;
+        let grad: [f32; N] = core::array::from_fn(|k| ((k * 37 % 101) as f32 - 50.0) * 0.01);
+        let (mut p1, mut p2) = ([0.5f32; N], [0.5f32; N]);
+        let (mut a1, mut a2) = (Adam::<[f32; N]>::zeroed(), Adam::<[f32; N]>::zeroed());
+        for _ in 0..3 {
+            let mut g2 = grad;
+            a1.step(&mut p1, &grad, 0.01, AdamConfig::REBAR);
+            a2.step_and_clear(&mut p2, &mut g2, 0.01, AdamConfig::REBAR);
+            assert_eq!(g2, [0.0; N]);
+        }
+        let same = |a: &[f32], b: &[f32]| a.iter().map(|x| x.to_bits()).eq(b.iter().map(|x| x.to_bits()));
+        assert!(same(&p1, &p2) && same(&a1.m, &a2.m) && same(&a1.v, &a2.v));
+        assert_eq!(a1.t, a2.t);
     }
 
     #[test]

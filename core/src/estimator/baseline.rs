@@ -87,7 +87,6 @@ impl<const X: usize, const B: usize> Baseline<X, B> {
 
     /// One Adam step on the accumulated gradient, which is then cleared.
     pub fn step(&mut self, lr: f32) {
-        self.adam.step(&mut self.net, &self.grad, lr, AdamConfig::REBAR);
-        self.grad.fill_zero();
+        self.adam.step_and_clear(&mut self.net, &mut self.grad, lr, AdamConfig::REBAR);
     }
 }

@@ -244,8 +244,7 @@ where
         }
         self.rebar.update(lr);
         for ((net, g), a) in self.nets.iter_mut().zip(&mut self.grads).zip(&mut self.adams) {
-            a.step(net, g, lr, AdamConfig::REBAR);
-            g.fill_zero();
+            a.step_and_clear(net, g, lr, AdamConfig::REBAR);
         }
     }
 
