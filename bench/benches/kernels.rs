@@ -283,15 +283,20 @@ fn binary_kernels(c: &mut Criterion) {
             let (mut rows_of, mut counts_of) = (vec![0u16; n_in * ROWS], vec![0u16; n_in]);
             linalg::active_rows(&idx, &counts, n_in, ROWS, &mut rows_of, &mut counts_of);
             let (center, sum) = (fill(n_in, 5), fill(n_out, 6));
+            let bin = linalg::BinaryRows {
+                idx: &idx,
+                counts: &counts,
+                rows_of: &rows_of,
+                counts_of: &counts_of,
+                stride: ROWS,
+                center: &center,
+                scale: 1.0,
+            };
             run(c, "binary/outer_acc_affine", &id, flops, || {
                 simd::outer_acc_binary_affine(
-                    black_box(&rows_of),
-                    black_box(&counts_of),
-                    ROWS,
+                    black_box(&bin),
                     black_box(&dy),
                     black_box(&sum),
-                    black_box(&center),
-                    1.0,
                     black_box(&mut dw),
                     n_in,
                     n_out,

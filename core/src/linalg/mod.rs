@@ -30,6 +30,30 @@
 pub mod scalar;
 pub mod simd;
 
+/// A batch of inputs known to be `scale·(b − center)` with `b` binary, given by the indices of
+/// the ones of each row (as [`crate::linalg::active_indices`] writes them: `idx` has `IN` slots
+/// per row). An affine first layer then sums selected weight rows instead of multiplying:
+/// `x·W = scale·(Σ_{i: b_i = 1} W[i] − center·W)`. The encoder's input x − x̄ (scale 1, center
+/// x̄) and every latent input 2b − 1 (scale 2, center ½) have this form.
+#[derive(Debug, Clone, Copy)]
+pub struct BinaryRows<'a> {
+    /// Active indices, `IN` slots per row.
+    pub idx: &'a [u16],
+    /// Active count per row.
+    pub counts: &'a [u16],
+    /// The same ones by input ([`crate::linalg::active_rows`]): the rows where input `i` is
+    /// one, at `rows_of[i·stride..][..counts_of[i]]`.
+    pub rows_of: &'a [u16],
+    /// Active count per input.
+    pub counts_of: &'a [u16],
+    /// Slots per input in `rows_of`.
+    pub stride: usize,
+    /// The center subtracted from `b`.
+    pub center: &'a [f32],
+    /// The factor applied after centring.
+    pub scale: f32,
+}
+
 /// Lists the active (one-valued) inputs of each row of a binary batch.
 ///
 /// `x` is `rows × n_in` (row-major) with every value 0 or 1. For each row `r`, the indices `i`
@@ -262,64 +286,28 @@ mod tests {
         }
         let (mut ga, mut gsa) = (w.clone(), w.clone());
         let y_used = &y0[..used * n_out];
-        super::simd::outer_acc_binary_affine(
-            &rows_of,
-            &counts_of,
-            rows + 1,
-            y_used,
-            &sum,
-            &center,
-            s,
-            &mut ga,
-            n_in,
-            n_out,
-        );
-        super::scalar::outer_acc_binary_affine(
-            &rows_of,
-            &counts_of,
-            rows + 1,
-            y_used,
-            &sum,
-            &center,
-            s,
-            &mut gsa,
-            n_in,
-            n_out,
-        );
+        let bin = super::BinaryRows {
+            idx: &idx,
+            counts: &counts,
+            rows_of: &rows_of,
+            counts_of: &counts_of,
+            stride: rows + 1,
+            center: &center,
+            scale: s,
+        };
+        super::simd::outer_acc_binary_affine(&bin, y_used, &sum, &mut ga, n_in, n_out);
+        super::scalar::outer_acc_binary_affine(&bin, y_used, &sum, &mut gsa, n_in, n_out);
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&ga), bits(&want), "outer_acc_binary_affine {n_in}x{n_out}, {rows} rows");
         assert_eq!(bits(&gsa), bits(&want), "scalar outer_acc_binary_affine {n_in}x{n_out}, {rows} rows");
 
         // The overwriting form: the accumulating one into zeros (equal values; only a zero's
         // sign may differ), whatever dW held (NaN here).
-        let args = (&rows_of[..], &counts_of[..], rows + 1, y_used, &sum[..], &center[..], s);
         let (mut zeroed, mut set, mut set_scalar) =
             (vec![0.0; n_in * n_out], vec![f32::NAN; n_in * n_out], vec![f32::NAN; n_in * n_out]);
-        super::simd::outer_acc_binary_affine(
-            args.0,
-            args.1,
-            args.2,
-            args.3,
-            args.4,
-            args.5,
-            args.6,
-            &mut zeroed,
-            n_in,
-            n_out,
-        );
-        super::simd::outer_binary_affine(args.0, args.1, args.2, args.3, args.4, args.5, args.6, &mut set, n_in, n_out);
-        super::scalar::outer_binary_affine(
-            args.0,
-            args.1,
-            args.2,
-            args.3,
-            args.4,
-            args.5,
-            args.6,
-            &mut set_scalar,
-            n_in,
-            n_out,
-        );
+        super::simd::outer_acc_binary_affine(&bin, y_used, &sum, &mut zeroed, n_in, n_out);
+        super::simd::outer_binary_affine(&bin, y_used, &sum, &mut set, n_in, n_out);
+        super::scalar::outer_binary_affine(&bin, y_used, &sum, &mut set_scalar, n_in, n_out);
         assert_eq!(set, zeroed, "outer_binary_affine {n_in}x{n_out}, {rows} rows");
         assert_eq!(set_scalar, zeroed, "scalar outer_binary_affine {n_in}x{n_out}, {rows} rows");
     }

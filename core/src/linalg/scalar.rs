@@ -5,6 +5,8 @@
 //! `w[i * n_out + o]` connects input `i` to output `o`), `y`/`dy` are `rows × n_out`.
 //! `rows` is taken from `y.len() / n_out` (or `dy`); extra elements are ignored.
 
+use super::BinaryRows;
+
 /// y += x · W
 pub fn matmul_acc(x: &[f32], w: &[f32], y: &mut [f32], n_in: usize, n_out: usize) {
     for (xr, yr) in x.chunks_exact(n_in).zip(y.chunks_exact_mut(n_out)) {
@@ -70,22 +72,18 @@ pub fn outer_acc_binary(idx: &[u16], counts: &[u16], dy: &[f32], dw: &mut [f32],
 /// The weight gradient of a map with inputs `scale·(b_r − center)`, input by input (see
 /// [`super::simd::outer_acc_binary_affine`] for the layout): `dW[i] += Σ_{r ∈ rows_of(i)}
 /// scale·dy[r] − scale·center[i]·dy_sum`, the last term skipped where `center[i] = 0`.
-#[allow(clippy::too_many_arguments)]
 pub fn outer_acc_binary_affine(
-    rows_of: &[u16],
-    counts_of: &[u16],
-    stride: usize,
+    bin: &BinaryRows<'_>,
     dy: &[f32],
     dy_sum: &[f32],
-    center: &[f32],
-    scale: f32,
     dw: &mut [f32],
     n_in: usize,
     n_out: usize,
 ) {
+    let (rows_of, counts_of, stride, scale) = (bin.rows_of, bin.counts_of, bin.stride, bin.scale);
     let rows = dy.len() / n_out.max(1);
     for (i, d) in dw[..n_in * n_out].chunks_exact_mut(n_out.max(1)).enumerate() {
-        let f = -scale * center[i];
+        let f = -scale * bin.center[i];
         for &r in rows_of[i * stride..][..usize::from(counts_of[i])].iter().filter(|&&r| usize::from(r) < rows) {
             for (v, &g) in d.iter_mut().zip(&dy[usize::from(r) * n_out..][..n_out]) {
                 *v += scale * g;
@@ -100,19 +98,14 @@ pub fn outer_acc_binary_affine(
 }
 
 /// [`outer_acc_binary_affine`] into a zeroed dW.
-#[allow(clippy::too_many_arguments)]
 pub fn outer_binary_affine(
-    rows_of: &[u16],
-    counts_of: &[u16],
-    stride: usize,
+    bin: &BinaryRows<'_>,
     dy: &[f32],
     dy_sum: &[f32],
-    center: &[f32],
-    scale: f32,
     dw: &mut [f32],
     n_in: usize,
     n_out: usize,
 ) {
     dw[..n_in * n_out].fill(0.0);
-    outer_acc_binary_affine(rows_of, counts_of, stride, dy, dy_sum, center, scale, dw, n_in, n_out);
+    outer_acc_binary_affine(bin, dy, dy_sum, dw, n_in, n_out);
 }

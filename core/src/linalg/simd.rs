@@ -108,6 +108,8 @@ mod tiles {
 
 use tiles::*;
 
+use super::BinaryRows;
+
 /// The lane type of the dense kernels: `f32x16` with AVX-512, `f32x8` otherwise.
 pub type Lanes = V;
 /// Lanes per vector of [`Lanes`].
@@ -872,65 +874,52 @@ pub(super) fn active_row(x: &[f32], idx: &mut [u16]) -> (usize, bool) {
     (k, binary)
 }
 
-/// The weight gradient of a map whose input rows are `scale·(b_r − center)` with binary `b_r`:
-/// `dW[i] += Σ_{r : b_ri = 1} scale·dy[r] − scale·center[i]·dy_sum` with `dy_sum = Σ_r dy[r]`
-/// (the last term skipped where `center[i] = 0`).
+/// The weight gradient of a map whose input rows are `bin.scale·(b_r − bin.center)` with binary
+/// `b_r`: `dW[i] += Σ_{r : b_ri = 1} scale·dy[r] − scale·center[i]·dy_sum` with
+/// `dy_sum = Σ_r dy[r]` (the last term skipped where `center[i] = 0`).
 ///
-/// Input by input, with the rows of each input from [`super::active_rows`] (`rows_of`,
-/// `counts_of`, `stride`; rows past `dy.len() / n_out` are ignored): each weight row is read
+/// Input by input, with the rows of each input from [`super::active_rows`] (`bin.rows_of`,
+/// `bin.counts_of`, `bin.stride`; rows past `dy.len() / n_out` are ignored; `bin.idx` and
+/// `bin.counts` are not read): each weight row is read
 /// and written once, its part of `dy` summed in registers, where the row-by-row
 /// [`outer_acc_binary`] updates a weight row once per active row and then needs another pass
 /// over all of `dW` for the centre. Each element gets exactly the same additions in the same
 /// order as that pair (the rows in increasing order, then the centre term), so the two give
 /// identical results.
-#[allow(clippy::too_many_arguments)]
 pub fn outer_acc_binary_affine(
-    rows_of: &[u16],
-    counts_of: &[u16],
-    stride: usize,
+    bin: &BinaryRows<'_>,
     dy: &[f32],
     dy_sum: &[f32],
-    center: &[f32],
-    scale: f32,
     dw: &mut [f32],
     n_in: usize,
     n_out: usize,
 ) {
-    binary_affine_into::<false>(rows_of, counts_of, stride, dy, dy_sum, center, scale, dw, n_in, n_out);
+    binary_affine_into::<false>(bin, dy, dy_sum, dw, n_in, n_out);
 }
 
 /// [`outer_acc_binary_affine`] into a zeroed dW (the same values; a zero may differ in sign),
 /// without the zeroing pass and without reading dW — the first contribution to a gradient.
-#[allow(clippy::too_many_arguments)]
 pub fn outer_binary_affine(
-    rows_of: &[u16],
-    counts_of: &[u16],
-    stride: usize,
+    bin: &BinaryRows<'_>,
     dy: &[f32],
     dy_sum: &[f32],
-    center: &[f32],
-    scale: f32,
     dw: &mut [f32],
     n_in: usize,
     n_out: usize,
 ) {
-    binary_affine_into::<true>(rows_of, counts_of, stride, dy, dy_sum, center, scale, dw, n_in, n_out);
+    binary_affine_into::<true>(bin, dy, dy_sum, dw, n_in, n_out);
 }
 
 /// [`outer_acc_binary_affine`] (`SET` false) or [`outer_binary_affine`] (`SET` true).
-#[allow(clippy::too_many_arguments)]
 fn binary_affine_into<const SET: bool>(
-    rows_of: &[u16],
-    counts_of: &[u16],
-    stride: usize,
+    bin: &BinaryRows<'_>,
     dy: &[f32],
     dy_sum: &[f32],
-    center: &[f32],
-    scale: f32,
     dw: &mut [f32],
     n_in: usize,
     n_out: usize,
 ) {
+    let (rows_of, counts_of, stride, center, scale) = (bin.rows_of, bin.counts_of, bin.stride, bin.center, bin.scale);
     let rows = dy.len() / n_out.max(1);
     if crate::ops::ENABLED {
         let active: usize = counts_of[..n_in].iter().map(|&c| usize::from(c)).sum();

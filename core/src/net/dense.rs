@@ -224,7 +224,7 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for Dense<IN, OUT> {
                 k::outer_binary_affine
             }
         };
-        kernel(bin.rows_of, bin.counts_of, bin.stride, dy, &sum, bin.center, bin.scale, dw, IN, OUT);
+        kernel(&bin, dy, &sum, dw, IN, OUT);
         for (g, &s) in grad.b.iter_mut().zip(&sum) {
             *g += s;
         }

@@ -27,6 +27,8 @@ pub use chain::Then;
 pub use dense::Dense;
 pub use tanh_dense::TanhDense;
 
+pub use crate::linalg::BinaryRows;
+
 use crate::tensors::Tensors;
 use bytemuck::Zeroable;
 use rand_core::Rng;
@@ -166,30 +168,6 @@ pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
         dx_dot: &mut [[f32; IN]],
         adj_dot: &mut Self::Hidden<B>,
     );
-}
-
-/// A batch of inputs known to be `scale·(b − center)` with `b` binary, given by the indices of
-/// the ones of each row (as [`crate::linalg::active_indices`] writes them: `idx` has `IN` slots
-/// per row). An affine first layer then sums selected weight rows instead of multiplying:
-/// `x·W = scale·(Σ_{i: b_i = 1} W[i] − center·W)`. The encoder's input x − x̄ (scale 1, center
-/// x̄) and every latent input 2b − 1 (scale 2, center ½) have this form.
-#[derive(Debug, Clone, Copy)]
-pub struct BinaryRows<'a> {
-    /// Active indices, `IN` slots per row.
-    pub idx: &'a [u16],
-    /// Active count per row.
-    pub counts: &'a [u16],
-    /// The same ones by input ([`crate::linalg::active_rows`]): the rows where input `i` is
-    /// one, at `rows_of[i·stride..][..counts_of[i]]`.
-    pub rows_of: &'a [u16],
-    /// Active count per input.
-    pub counts_of: &'a [u16],
-    /// Slots per input in `rows_of`.
-    pub stride: usize,
-    /// The center subtracted from `b`.
-    pub center: &'a [f32],
-    /// The factor applied after centring.
-    pub scale: f32,
 }
 
 /// Rows processed by a call: the smallest of the given counts.
