@@ -24,10 +24,9 @@
 //! this is its portable equivalent (no CPU flags, no `unsafe`), and it cannot change a step by
 //! more than `lr·2⁻¹⁰⁰/ε` ≈ 1e-22·lr per parameter.
 
-use crate::math::simd::{LANES, load, store};
+use crate::linalg::simd::{LANES, Lanes};
 use crate::tensors::Tensors;
 use bytemuck::Zeroable;
-use wide::f32x8;
 
 /// Adam's hyperparameters (not the learning rate, which may change from step to step).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -148,24 +147,33 @@ const MOMENT_FLOOR: f32 = 7.888_609e-31; // 2⁻¹⁰⁰
 pub const V_FLUSH_PERIOD: u64 = 1024;
 
 /// The elementwise update of one tensor; `FLUSH_V` also flushes the second moments.
+///
+/// In the widest vectors the target has ([`Lanes`]: 16 lanes with AVX-512): the update is
+/// element by element, so the width changes nothing in the results, only the number of
+/// instructions. With AVX-512 the 16-lane form runs at the divider's throughput (the square
+/// root and the division), about 25% faster than 8 lanes, which issue twice the other
+/// instructions.
 fn update<const FLUSH_V: bool>(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr_t: f32, c: AdamConfig) {
     let n = p.len().min(g.len()).min(m.len()).min(v.len());
     let full = n / LANES * LANES;
-    let (b1, b2, eps, lr) = (f32x8::splat(c.beta1), f32x8::splat(c.beta2), f32x8::splat(c.epsilon), f32x8::splat(lr_t));
-    let (one_b1, one_b2) = (f32x8::splat(1.0 - c.beta1), f32x8::splat(1.0 - c.beta2));
-    let (g_floor, m_floor) = (f32x8::splat(GRADIENT_FLOOR), f32x8::splat(MOMENT_FLOOR));
+    let (b1, b2, eps, lr) = (Lanes::splat(c.beta1), Lanes::splat(c.beta2), Lanes::splat(c.epsilon), Lanes::splat(lr_t));
+    let (one_b1, one_b2) = (Lanes::splat(1.0 - c.beta1), Lanes::splat(1.0 - c.beta2));
+    let (g_floor, m_floor) = (Lanes::splat(GRADIENT_FLOOR), Lanes::splat(MOMENT_FLOOR));
     // Zero where |x| < floor; NaN fails the comparison and passes through, so a diverging run
     // still shows up as NaN parameters.
-    let flush = |x: f32x8, floor: f32x8| x.abs().simd_lt(floor).select(f32x8::ZERO, x);
-    for i in (0..full).step_by(LANES) {
-        let gv = flush(load(&g[i..]), g_floor);
-        let mv = flush(b1 * load(&m[i..]) + one_b1 * gv, m_floor);
-        let vv = b2 * load(&v[i..]) + one_b2 * gv * gv;
+    let flush = |x: Lanes, floor: Lanes| x.abs().simd_lt(floor).select(Lanes::ZERO, x);
+    let load = |s: &[f32]| Lanes::new(core::array::from_fn(|k| s[k]));
+    let store = |s: &mut [f32], x: Lanes| s.copy_from_slice(x.as_array());
+    let (p_body, g_body) = (p[..full].chunks_exact_mut(LANES), g[..full].chunks_exact(LANES));
+    let (m_body, v_body) = (m[..full].chunks_exact_mut(LANES), v[..full].chunks_exact_mut(LANES));
+    for (((p, g), m), v) in p_body.zip(g_body).zip(m_body).zip(v_body) {
+        let gv = flush(load(g), g_floor);
+        let mv = flush(b1 * load(m) + one_b1 * gv, m_floor);
+        let vv = b2 * load(v) + one_b2 * gv * gv;
         let vv = if FLUSH_V { flush(vv, m_floor) } else { vv };
-        store(&mut m[i..], mv);
-        store(&mut v[i..], vv);
-        let pv = load(&p[i..]) - lr * mv / (vv.sqrt() + eps);
-        store(&mut p[i..], pv);
+        store(m, mv);
+        store(v, vv);
+        store(p, load(p) - lr * mv / (vv.sqrt() + eps));
     }
     let flush = |x: f32, floor: f32| if x.abs() < floor { 0.0 } else { x };
     for i in full..n {
@@ -185,9 +193,9 @@ mod tests {
 
     #[test]
     fn steps_match_hand_computed_tensorflow_adam() {
-        // One tensor of 11 values (8 SIMD lanes + a scalar tail of 3), all with the same history.
-        let mut p = [1.0f32; 11];
-        let mut st = Adam::<[f32; 11]>::zeroed();
+        // One tensor of 19 values (one or two SIMD vectors + a scalar tail of 3), all the same history.
+        let mut p = [1.0f32; 19];
+        let mut st = Adam::<[f32; 19]>::zeroed();
         let c = AdamConfig::REBAR;
         let lr = 0.01;
         let grads = [0.5f32, -0.25, 2.0];
@@ -195,7 +203,7 @@ mod tests {
         let (mut m, mut v, mut theta) = (0.0f64, 0.0f64, 1.0f64);
         for (t, &g) in grads.iter().enumerate() {
             let t = (t + 1) as i32;
-            let gg = [g; 11];
+            let gg = [g; 19];
             st.step(&mut p, &gg, lr, c);
             let g = g as f64;
             m = 0.9 * m + 0.1 * g;
@@ -243,13 +251,13 @@ mod tests {
 
     #[test]
     fn tiny_gradients_and_decayed_moments_are_flushed_to_zero_not_subnormal() {
-        // 11 values: the SIMD body and the scalar tail. Lane k gets a gradient of 1e-30 (below the
+        // 19 values: the SIMD body and the scalar tail. Lane k gets a gradient of 1e-30 (below the
         // floor: no effect at all) or 1.0 (a normal step), alternating.
-        let grad: [f32; 11] = core::array::from_fn(|k| if k % 2 == 0 { 1e-30 } else { 1.0 });
-        let mut p = [0.0f32; 11];
-        let mut st = Adam::<[f32; 11]>::zeroed();
+        let grad: [f32; 19] = core::array::from_fn(|k| if k % 2 == 0 { 1e-30 } else { 1.0 });
+        let mut p = [0.0f32; 19];
+        let mut st = Adam::<[f32; 19]>::zeroed();
         st.step(&mut p, &grad, 0.1, AdamConfig::REBAR);
-        for k in 0..11 {
+        for k in 0..19 {
             if k % 2 == 0 {
                 assert_eq!((p[k], st.m[k], st.v[k]), (0.0, 0.0, 0.0), "lane {k}");
             } else {
@@ -259,7 +267,7 @@ mod tests {
         // Then zero gradients: m decays by 0.9 a step and must reach exactly 0 without passing
         // through the subnormal range; v (β₂ = 0.99999) stays normal all along.
         for _ in 0..1000 {
-            st.step(&mut p, &[0.0; 11], 0.1, AdamConfig::REBAR);
+            st.step(&mut p, &[0.0; 19], 0.1, AdamConfig::REBAR);
             for (&m, &v) in st.m.iter().zip(&st.v) {
                 assert!(m == 0.0 || m.is_normal(), "subnormal m {m:e}");
                 assert!(v == 0.0 || v.is_normal(), "subnormal v {v:e}");
@@ -270,31 +278,31 @@ mod tests {
 
     #[test]
     fn subnormal_second_moments_are_flushed_periodically() {
-        let mut p = [0.0f32; 11];
-        let mut st = Adam::<[f32; 11]>::zeroed();
-        st.step(&mut p, &[0.0; 11], 0.1, AdamConfig::REBAR);
-        st.v = [1e-40; 11]; // subnormal, as ~700,000 zero-gradient steps would leave it
+        let mut p = [0.0f32; 19];
+        let mut st = Adam::<[f32; 19]>::zeroed();
+        st.step(&mut p, &[0.0; 19], 0.1, AdamConfig::REBAR);
+        st.v = [1e-40; 19]; // subnormal, as ~700,000 zero-gradient steps would leave it
         while st.t + 1 < V_FLUSH_PERIOD {
-            st.step(&mut p, &[0.0; 11], 0.1, AdamConfig::REBAR);
+            st.step(&mut p, &[0.0; 19], 0.1, AdamConfig::REBAR);
         }
         assert!(st.v.iter().all(|&v| v > 0.0), "kept until the flush step");
-        st.step(&mut p, &[0.0; 11], 0.1, AdamConfig::REBAR);
-        assert_eq!(st.v, [0.0; 11]);
+        st.step(&mut p, &[0.0; 19], 0.1, AdamConfig::REBAR);
+        assert_eq!(st.v, [0.0; 19]);
     }
 
     #[test]
     fn nan_gradients_are_not_flushed() {
-        let mut p = [0.0f32; 9];
-        let mut st = Adam::<[f32; 9]>::zeroed();
-        st.step(&mut p, &[f32::NAN; 9], 0.1, AdamConfig::REBAR);
+        let mut p = [0.0f32; 17];
+        let mut st = Adam::<[f32; 17]>::zeroed();
+        st.step(&mut p, &[f32::NAN; 17], 0.1, AdamConfig::REBAR);
         assert!(p.iter().all(|x| x.is_nan()));
     }
 
     #[test]
     fn zero_gradient_leaves_parameters_unchanged() {
-        let mut p = [0.5f32; 9];
-        let mut st = Adam::<[f32; 9]>::zeroed();
-        st.step(&mut p, &[0.0; 9], 0.1, AdamConfig::REBAR);
-        assert_eq!(p, [0.5; 9]);
+        let mut p = [0.5f32; 17];
+        let mut st = Adam::<[f32; 17]>::zeroed();
+        st.step(&mut p, &[0.0; 17], 0.1, AdamConfig::REBAR);
+        assert_eq!(p, [0.5; 17]);
     }
 }
