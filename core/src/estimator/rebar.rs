@@ -351,11 +351,24 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
             for (t, &d) in totals.g_dot_b.iter().enumerate().take(M::COUNT) {
                 self.eta.add_eta_gradient(t, two_over_n_params * d as f32);
             }
-            // ∂V/∂c_i = (2/N)(1/n)·Σ_l ⟨J_{l,i} g, b_l,i − θ_l,i⟩, then backpropagated into c.
+            // ∂V/∂c_i = (2/N)(1/n)·Σ_l ⟨J_{l,i} g, b_l,i − θ_l,i⟩, then backpropagated into c;
+            // ∂V/∂τ = (2/N)(1/n)·Σ_l Σ_i ⟨J_{l,i}(η ⊙ g), ∂B^logits_{l,i}/∂τ⟩. Both tangents of a
+            // layer in one call: an affine encoder streams g once for the two.
             let mut dc = [0.0f32; B];
+            let mut d_tau = 0.0f64;
             let ones = [1.0f32; MAX_TENSORS];
             for l in 0..M::LAYERS {
-                model.encoder_tangent(s, l, grad, &ones, &mut self.jg[l][..n]);
+                if self.learn_temperature {
+                    let out = [&mut self.jg[l][..n], &mut self.tangent[..n]];
+                    model.encoder_tangent_pair(s, l, grad, [&ones, &etas], out);
+                    for r in 0..n {
+                        for j in 0..H {
+                            d_tau += self.tangent[r][j] as f64 * self.d_tau_logits[l][r][j] as f64;
+                        }
+                    }
+                } else {
+                    model.encoder_tangent(s, l, grad, &ones, &mut self.jg[l][..n]);
+                }
                 let layer = M::layer(s, l);
                 for r in 0..n {
                     let dot: f32 = (0..H).map(|j| self.jg[l][r][j] * (layer.sample[r][j] - layer.prob[r][j])).sum();
@@ -363,17 +376,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
                 }
             }
             self.baseline.backward(M::centered_inputs(s), model.binary_inputs(s), &dc[..n]);
-            // ∂V/∂τ = (2/N)(1/n)·Σ_k Σ_i ⟨J_{k,i}(η ⊙ g), ∂B^logits_{k,i}/∂τ⟩.
             if self.learn_temperature {
-                let mut d_tau = 0.0f64;
-                for k in 0..M::LAYERS {
-                    model.encoder_tangent(s, k, grad, &etas, &mut self.tangent[..n]);
-                    for r in 0..n {
-                        for j in 0..H {
-                            d_tau += self.tangent[r][j] as f64 * self.d_tau_logits[k][r][j] as f64;
-                        }
-                    }
-                }
                 self.tau_grad[0] += two_over_n_params * inv_n * d_tau as f32;
             }
         }

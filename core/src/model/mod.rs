@@ -204,6 +204,23 @@ pub trait Sbn<const H: usize>: Tensors + Zeroable {
         out: &mut [[f32; H]],
     );
 
+    /// [`Sbn::encoder_tangent`] for two sets of scales at once (REBAR's J·g and J·(η ⊙ g)):
+    /// `out[k]_r = J_{l,r} · (scales[k] ⊙ dir)`, with the same results as two calls. Default:
+    /// two calls; the models of this crate pass both to their encoder map's
+    /// [`crate::net::Net::tangent_binary_pair`], which an affine map does in one pass over `dir`.
+    fn encoder_tangent_pair<const B: usize>(
+        &self,
+        s: &mut Self::Scratch<B>,
+        l: usize,
+        dir: &Self,
+        scales: [&[f32]; 2],
+        out: [&mut [[f32; H]]; 2],
+    ) {
+        for (scales, out) in scales.into_iter().zip(out) {
+            self.encoder_tangent::<B>(s, l, dir, scales, out);
+        }
+    }
+
     /// The decoder's mean σ(logits) for the samples of the last hard pass: reconstructions of
     /// the inputs (generative) or predictions of the bottom halves (structured prediction).
     fn reconstruct<const B: usize>(&self, s: &Self::Scratch<B>, out: &mut [Self::Target]);

@@ -266,6 +266,29 @@ where
         );
     }
 
+    fn encoder_tangent_pair<const B: usize>(
+        &self,
+        s: &mut Self::Scratch<B>,
+        _: usize,
+        dir: &Self,
+        scales: [&[f32]; 2],
+        out: [&mut [[f32; H]]; 2],
+    ) {
+        let n = s.rows.n.min(out[0].len()).min(out[1].len());
+        let scales = scales.map(|sc| &sc[..E::COUNT.min(sc.len())]);
+        let l = &s.layer;
+        self.enc.tangent_binary_pair::<B>(
+            &s.enc_in[..n],
+            s.x_bin.rows(n, &self.input_mean, 1.0),
+            &l.logits[..n],
+            &s.enc_h,
+            &dir.enc,
+            scales,
+            out.map(|o| &mut o[..n]),
+            &mut s.enc_h_dot,
+        );
+    }
+
     fn reconstruct<const B: usize>(&self, s: &Self::Scratch<B>, out: &mut [[f32; Y]]) {
         for (o, g) in out.iter_mut().zip(&s.dec_out[..s.rows.n]) {
             mean_output(g, &self.output_bias, o);

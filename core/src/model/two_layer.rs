@@ -407,6 +407,42 @@ where
         }
     }
 
+    fn encoder_tangent_pair<const B: usize>(
+        &self,
+        s: &mut Self::Scratch<B>,
+        l: usize,
+        dir: &Self,
+        scales: [&[f32]; 2],
+        out: [&mut [[f32; H]]; 2],
+    ) {
+        let n = s.rows.n.min(out[0].len()).min(out[1].len());
+        let out = out.map(|o| &mut o[..n]);
+        let (k0, k1) = (E0::COUNT, E0::COUNT + E1::COUNT);
+        if l == 0 {
+            self.enc0.tangent_binary_pair::<B>(
+                &s.enc_in[..n],
+                s.x_bin.rows(n, &self.input_mean, 1.0),
+                &s.l0.logits[..n],
+                &s.enc0_h,
+                &dir.enc0,
+                scales.map(|sc| &sc[..k0.min(sc.len())]),
+                out,
+                &mut s.enc0_h_dot,
+            );
+        } else {
+            self.enc1.tangent_binary_pair::<B>(
+                &s.in1[..n],
+                s.b0_bin.rows(n, &s.half, 2.0),
+                &s.l1.logits[..n],
+                &s.enc1_h,
+                &dir.enc1,
+                scales.map(|sc| &sc[k0.min(sc.len())..k1.min(sc.len())]),
+                out,
+                &mut s.enc1_h_dot,
+            );
+        }
+    }
+
     fn reconstruct<const B: usize>(&self, s: &Self::Scratch<B>, out: &mut [[f32; Y]]) {
         for (o, g) in out.iter_mut().zip(&s.d0_out[..s.rows.n]) {
             mean_output(g, &self.output_bias, o);

@@ -107,9 +107,7 @@ fn binary_product_acc<const IN: usize, const OUT: usize>(
         return;
     }
     let n = out.len().min(bin.counts.len());
-    // c·W, the product of the center, once for all rows.
-    let mut shift = [0.0f32; OUT];
-    k::matmul_acc(&bin.center[..IN], w.as_flattened(), &mut shift, IN, OUT);
+    let shift = center_product(w, bin);
     let out = &mut out[..n];
     if fs == 1.0 {
         for r in out.iter_mut() {
@@ -131,6 +129,13 @@ fn binary_product_acc<const IN: usize, const OUT: usize>(
             *o *= fs;
         }
     }
+}
+
+/// c·W, the product of the center of `bin` with the weights `w`, once for all rows.
+fn center_product<const IN: usize, const OUT: usize>(w: &[[f32; OUT]; IN], bin: &BinaryRows<'_>) -> [f32; OUT] {
+    let mut shift = [0.0f32; OUT];
+    k::matmul_acc(&bin.center[..IN], w.as_flattened(), &mut shift, IN, OUT);
+    shift
 }
 
 impl<const IN: usize, const OUT: usize> Net<IN, OUT> for Dense<IN, OUT> {
@@ -251,6 +256,62 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for Dense<IN, OUT> {
         for yr in &mut y_dot[..n] {
             for (y, &b) in yr.iter_mut().zip(&d.b) {
                 *y += s_b * b;
+            }
+        }
+    }
+
+    fn tangent_binary_pair<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &[[f32; OUT]],
+        h: &(),
+        dir: &Self,
+        scales: [&[f32]; 2],
+        y_dot: [&mut [[f32; OUT]]; 2],
+        h_dot: &mut (),
+    ) {
+        let Some(bin) = binary else {
+            for (scales, y_dot) in scales.into_iter().zip(y_dot) {
+                y_dot.fill([0.0; OUT]);
+                self.tangent::<B>(x, y, h, None, Some((dir, scales)), y_dot, h_dot);
+            }
+            return;
+        };
+        let n = rows(&[x.len(), y_dot[0].len(), y_dot[1].len(), bin.counts.len()]);
+        // U = Σ_{i: b_i = 1} dW[i] − c·dW once (in the second output, as the single pass computes
+        // it on zeros), then y_dot[k] = (s_w·scale)·U + s_b·db for each: the same operations, in
+        // the same order, as two `tangent_binary` passes on zeroed outputs.
+        let [first, second] = y_dot;
+        let u = &mut second[..n];
+        let shift = center_product(&dir.w, &bin);
+        for r in u.iter_mut() {
+            for (o, &s) in r.iter_mut().zip(&shift) {
+                *o = 0.0 - s;
+            }
+        }
+        k::matmul_acc_binary(&bin.idx[..n * IN], &bin.counts[..n], dir.w.as_flattened(), u.as_flattened_mut(), IN, OUT);
+        let factors = scales.map(|s| (s.first().copied().unwrap_or(1.0) * bin.scale, s.get(1).copied().unwrap_or(1.0)));
+        let times = |fs: f32, u: f32| {
+            if fs == 0.0 {
+                0.0
+            } else if fs == 1.0 {
+                u
+            } else {
+                u * fs
+            }
+        };
+        for (o, &u) in first[..n].as_flattened_mut().iter_mut().zip(second[..n].as_flattened()) {
+            *o = times(factors[0].0, u);
+        }
+        for o in second[..n].as_flattened_mut() {
+            *o = times(factors[1].0, *o);
+        }
+        for ((_, s_b), out) in factors.into_iter().zip([first, second]) {
+            for yr in &mut out[..n] {
+                for (y, &b) in yr.iter_mut().zip(&dir.b) {
+                    *y += s_b * b;
+                }
             }
         }
     }

@@ -152,6 +152,28 @@ pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
         self.tangent::<B>(x, y, h, x_dot, dir, y_dot, h_dot);
     }
 
+    /// Two parameter tangents at once, written (not added): `y_dot[k] = (∂y/∂θ)·(scales[k] ⊙
+    /// dir)` for the two sets of per-tensor `scales` (REBAR's J·g and J·(η ⊙ g)), with the
+    /// binary form of the inputs. `h_dot` receives the second's intermediate tangents. Default:
+    /// two [`Net::tangent_binary`] passes; an affine layer shares its weight product between them
+    /// (the tangent is linear in each tensor's scale), with the same results.
+    fn tangent_binary_pair<const B: usize>(
+        &self,
+        x: &[[f32; IN]],
+        binary: Option<BinaryRows<'_>>,
+        y: &[[f32; OUT]],
+        h: &Self::Hidden<B>,
+        dir: &Self,
+        scales: [&[f32]; 2],
+        y_dot: [&mut [[f32; OUT]]; 2],
+        h_dot: &mut Self::Hidden<B>,
+    ) {
+        for (scales, y_dot) in scales.into_iter().zip(y_dot) {
+            y_dot.fill([0.0; OUT]);
+            self.tangent_binary::<B>(x, binary, y, h, None, Some((dir, scales)), y_dot, h_dot);
+        }
+    }
+
     /// Tangent of the input adjoint: for a forward tangent (`y_dot`, `h_dot` from
     /// [`Net::tangent`] with an input tangent only) and an output adjoint `dy` with tangent
     /// `dy_dot`, `dx_dot += d/dt [(∂y/∂x)ᵀ·dy]`. `adj` is the workspace [`Net::backward`] filled
@@ -386,6 +408,21 @@ mod tests {
         net.tangent::<B>(&x, &y1, &h1, None, Some((&dir, &scales[..N::COUNT])), &mut t1, &mut hd1);
         net.tangent_binary::<B>(&x, Some(bin), &y1, &h1, None, Some((&dir, &scales[..N::COUNT])), &mut t2, &mut hd2);
         close(t2.as_flattened(), t1.as_flattened(), "tangent");
+        // The pair of tangents equals two single ones bit for bit, for a set of unit scales (a
+        // separate branch of the affine layer) and any other, from NaN-filled outputs.
+        let ones = [1.0f32; 16];
+        let pairs: [[&[f32]; 2]; 2] = [[&ones, &scales], [&scales[1..], &ones]];
+        for [sa, sb] in pairs {
+            let (sa, sb) = (&sa[..N::COUNT], &sb[..N::COUNT]);
+            let (mut pa, mut pb) = ([[f32::NAN; O]; B], [[f32::NAN; O]; B]);
+            net.tangent_binary_pair::<B>(&x, Some(bin), &y1, &h1, &dir, [sa, sb], [&mut pa, &mut pb], &mut hd2);
+            for (s, p) in [(sa, &pa), (sb, &pb)] {
+                let mut single = [[0.0; O]; B];
+                net.tangent_binary::<B>(&x, Some(bin), &y1, &h1, None, Some((&dir, s)), &mut single, &mut hd2);
+                let same = p.as_flattened().iter().zip(single.as_flattened()).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "tangent pair: {p:?} vs {single:?}");
+            }
+        }
     }
 
     #[test]
