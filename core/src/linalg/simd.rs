@@ -337,16 +337,21 @@ fn mm_rows<const MR: usize, const KU: usize>(x: &[f32], w: &[f32], y: &mut [f32]
 fn pack_transposed<const MR: usize>(x: &[f32], n_in: usize, xt: &mut [[f32; MR]]) {
     let kc = xt.len();
     let mut t = 0;
-    // Without AVX `f32x8::transpose` is lane by lane, no faster than the scalar loop.
-    if MR == 8 && cfg!(target_feature = "avx") {
+    // Without AVX `f32x8::transpose` is lane by lane, no faster than the scalar loop. Blocks of
+    // fewer than 8 rows transpose with zero rows below them and keep their first `MR` lanes.
+    if (4..=8).contains(&MR) && cfg!(target_feature = "avx") {
         use wide::f32x8;
         while t + 8 <= kc {
             let rows: [f32x8; 8] = core::array::from_fn(|r| {
-                let a: [f32; 8] = x[r * n_in + t..][..8].try_into().unwrap();
-                f32x8::new(a)
+                if r < MR {
+                    let a: [f32; 8] = x[r * n_in + t..][..8].try_into().unwrap();
+                    f32x8::new(a)
+                } else {
+                    f32x8::ZERO
+                }
             });
             for (dst, col) in xt[t..t + 8].iter_mut().zip(f32x8::transpose(rows)) {
-                dst[..8].copy_from_slice(col.as_array());
+                dst[..MR].copy_from_slice(&col.as_array()[..MR]);
             }
             t += 8;
         }
