@@ -4,7 +4,7 @@
 use super::RelaxCoefficients;
 use crate::math::scalar;
 use crate::math::simd::{
-    LANES, bernoulli_log_likelihood_sum, bernoulli_log_likelihood_x8, load, sigmoid_x8, zip_map, zip3_map,
+    LANES, bernoulli_log_likelihood_sum, bernoulli_log_likelihood_x8, load, sigmoid_x8, store, zip_map,
 };
 use wide::f32x8;
 
@@ -30,39 +30,39 @@ pub(crate) fn log_prob_rows_shared(sample: &[f32], prior: &[f32], out: &mut [f32
     }
 }
 
-/// out[r] = Σ_j x_rj·o_rj − softplus(o_rj) with o = g + bias (bias shared by all rows).
-pub(crate) fn output_log_lik_rows(target: &[f32], g: &[f32], bias: &[f32], out: &mut [f32]) {
+/// out[r] = Σ_j x_rj·o_rj − softplus(o_rj) with o = g + bias (bias shared by all rows), and
+/// mean = σ(o), the output probabilities that [`output_adjoint`] and [`output_adjoint_tangent`]
+/// take: computed here, where o is at hand, they are the values those would compute from o.
+pub(crate) fn output_log_lik_rows(target: &[f32], g: &[f32], bias: &[f32], out: &mut [f32], mean: &mut [f32]) {
     let dim = bias.len();
     let full = dim / LANES * LANES;
-    for ((x, gr), o) in target.chunks_exact(dim).zip(g.chunks_exact(dim)).zip(out.iter_mut()) {
+    let rows = target.chunks_exact(dim).zip(g.chunks_exact(dim)).zip(mean.chunks_exact_mut(dim));
+    for (((x, gr), pr), o) in rows.zip(out.iter_mut()) {
         let mut acc = f32x8::ZERO;
         for c in (0..full).step_by(LANES) {
-            acc += bernoulli_log_likelihood_x8(load(&x[c..]), load(&gr[c..]) + load(&bias[c..]));
+            let a = load(&gr[c..]) + load(&bias[c..]);
+            acc += bernoulli_log_likelihood_x8(load(&x[c..]), a);
+            store(&mut pr[c..], sigmoid_x8(a));
         }
         let tail: f32 = (full..dim).map(|j| scalar::bernoulli_log_likelihood(x[j], gr[j] + bias[j])).sum();
         *o = acc.reduce_add() + tail;
+        // The tail's probabilities as a padded vector (as `zip_map` computes them).
+        zip_map(&gr[full..], &bias[full..], &mut pr[full..], |g, b| sigmoid_x8(g + b));
     }
 }
 
-/// d = scale·(x − σ(g + bias)): the adjoint of the output logits of scale·log p(x | ·).
-pub(crate) fn output_adjoint(target: &[f32], g: &[f32], bias: &[f32], scale: f32, d: &mut [f32]) {
-    let dim = bias.len();
+/// d = scale·(x − p): the adjoint of the output logits of scale·log p(x | ·), from the output
+/// probabilities p = σ(g + bias) of [`output_log_lik_rows`].
+pub(crate) fn output_adjoint(target: &[f32], mean: &[f32], scale: f32, d: &mut [f32]) {
     let sc = f32x8::splat(scale);
-    for ((x, gr), dr) in target.chunks_exact(dim).zip(g.chunks_exact(dim)).zip(d.chunks_exact_mut(dim)) {
-        zip3_map(x, gr, bias, dr, |x, g, b| sc * (x - sigmoid_x8(g + b)));
-    }
+    zip_map(target, mean, d, |x, p| sc * (x - p));
 }
 
-/// d_dot = −scale·σ'(g + bias)·g_dot: the τ-tangent of [`output_adjoint`] for a tangent of g.
-pub(crate) fn output_adjoint_tangent(g: &[f32], bias: &[f32], g_dot: &[f32], scale: f32, d_dot: &mut [f32]) {
-    let dim = bias.len();
+/// d_dot = −scale·p(1 − p)·g_dot: the τ-tangent of [`output_adjoint`] for a tangent of g (p the
+/// output probabilities of [`output_log_lik_rows`]).
+pub(crate) fn output_adjoint_tangent(mean: &[f32], g_dot: &[f32], scale: f32, d_dot: &mut [f32]) {
     let sc = f32x8::splat(-scale);
-    for ((gr, gd), dr) in g.chunks_exact(dim).zip(g_dot.chunks_exact(dim)).zip(d_dot.chunks_exact_mut(dim)) {
-        zip3_map(gr, bias, gd, dr, |g, b, gd| {
-            let p = sigmoid_x8(g + b);
-            sc * p * (f32x8::ONE - p) * gd
-        });
-    }
+    zip_map(mean, g_dot, d_dot, |p, gd| sc * p * (f32x8::ONE - p) * gd);
 }
 
 /// out = σ(g + bias): the decoder's mean for one row.

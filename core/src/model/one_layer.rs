@@ -58,12 +58,15 @@ pub struct OneLayerScratch<const X: usize, const H: usize, const Y: usize, E: Ne
     // Hard pass through the decoder.
     dec_in: [[f32; H]; B],
     dec_out: [[f32; Y]; B],
+    /// σ(dec_out + output bias), kept from the forward pass for the adjoints.
+    dec_prob: [[f32; Y]; B],
     dec_h: G::Hidden<B>,
     dec_adj: G::Hidden<B>,
     dec_out_bar: [[f32; Y]; B],
     // Relaxed pass through the decoder, its adjoints and their τ-tangents.
     r_dec_in: [[f32; H]; B],
     r_dec_out: [[f32; Y]; B],
+    r_dec_prob: [[f32; Y]; B],
     r_dec_h: G::Hidden<B>,
     r_dec_adj: G::Hidden<B>,
     r_dec_out_bar: [[f32; Y]; B],
@@ -175,6 +178,7 @@ where
             s.dec_out[..n].as_flattened(),
             &self.output_bias,
             &mut rows.log_p[..n],
+            s.dec_prob[..n].as_flattened_mut(),
         );
         if T::STRUCTURED {
             rows.elbo[..n].copy_from_slice(&rows.log_p[..n]);
@@ -197,7 +201,7 @@ where
     ) {
         let n = s.rows.n.min(weights.len());
         for r in 0..n {
-            output_adjoint(&s.target[r], &s.dec_out[r], &self.output_bias, weights[r], &mut s.dec_out_bar[r]);
+            output_adjoint(&s.target[r], &s.dec_prob[r], weights[r], &mut s.dec_out_bar[r]);
         }
         self.dec.backward_binary::<B>(
             &s.dec_in[..n],
@@ -309,8 +313,9 @@ where
         }
         plus_minus_one(l.sample[..n].as_flattened(), s.dec_in.as_flattened_mut());
         self.dec.forward::<B>(&s.dec_in[..n], &mut s.dec_out[..n], &mut s.dec_h);
-        for (o, g) in out.iter_mut().zip(&s.dec_out[..n]) {
+        for ((o, p), g) in out.iter_mut().zip(&mut s.dec_prob[..n]).zip(&s.dec_out[..n]) {
             mean_output(g, &self.output_bias, o);
+            *p = *o;
         }
         true
     }
@@ -329,6 +334,7 @@ where
             s.r_dec_out[..n].as_flattened(),
             &self.output_bias,
             &mut f[..n],
+            s.r_dec_prob[..n].as_flattened_mut(),
         );
         if !T::STRUCTURED {
             let mut log_prior = [0.0f32; B];
@@ -350,9 +356,8 @@ where
     ) {
         let n = s.rows.n;
         let c = relaxation.coefficients();
-        for r in 0..n {
-            output_adjoint(&s.target[r], &s.r_dec_out[r], &self.output_bias, scale, &mut s.r_dec_out_bar[r]);
-        }
+        let (x, p) = (s.target[..n].as_flattened(), s.r_dec_prob[..n].as_flattened());
+        output_adjoint(x, p, scale, s.r_dec_out_bar[..n].as_flattened_mut());
         s.r_dec_in_bar[..n].fill([0.0; H]);
         self.dec.backward::<B>(
             &s.r_dec_in[..n],
@@ -421,15 +426,8 @@ where
             &mut s.r_dec_out_dot[..n],
             &mut s.r_dec_h_dot,
         );
-        for r in 0..n {
-            output_adjoint_tangent(
-                &s.r_dec_out[r],
-                &self.output_bias,
-                &s.r_dec_out_dot[r],
-                scale,
-                &mut s.r_dec_out_bar_dot[r],
-            );
-        }
+        let (p, g_dot) = (s.r_dec_prob[..n].as_flattened(), s.r_dec_out_dot[..n].as_flattened());
+        output_adjoint_tangent(p, g_dot, scale, s.r_dec_out_bar_dot[..n].as_flattened_mut());
         s.r_dec_in_bar_dot[..n].fill([0.0; H]);
         self.dec.backward_tangent::<B>(
             &s.r_dec_out[..n],

@@ -89,6 +89,8 @@ pub struct TwoLayerScratch<
     d1_adj: G1::Hidden<B>,
     d1_out_bar: [[f32; H]; B],
     d0_out: [[f32; Y]; B],
+    /// σ(d0_out + output bias), kept from the forward pass for the adjoints.
+    d0_prob: [[f32; Y]; B],
     d0_h: G0::Hidden<B>,
     d0_adj: G0::Hidden<B>,
     d0_out_bar: [[f32; Y]; B],
@@ -114,6 +116,7 @@ pub struct TwoLayerScratch<
     r_d1_h_dot: G1::Hidden<B>,
     r_d1_adj_dot: G1::Hidden<B>,
     r_d0_out: [[f32; Y]; B],
+    r_d0_prob: [[f32; Y]; B],
     r_d0_out_bar: [[f32; Y]; B],
     r_d0_out_dot: [[f32; Y]; B],
     r_d0_out_bar_dot: [[f32; Y]; B],
@@ -246,6 +249,7 @@ where
                 s.d0_out[..n].as_flattened(),
                 &self.output_bias,
                 &mut rows.log_p[..n],
+                s.d0_prob[..n].as_flattened_mut(),
             );
             rows.elbo[..n].copy_from_slice(&rows.log_p[..n]);
         } else {
@@ -255,6 +259,7 @@ where
                 s.d0_out[..n].as_flattened(),
                 &self.output_bias,
                 &mut rows.log_p[..n],
+                s.d0_prob[..n].as_flattened_mut(),
             );
             self.dec1.forward_binary::<B>(&s.top_in[..n], b1_bin, &mut s.d1_out[..n], &mut s.d1_h);
             log_prob_rows(l0.sample[..n].as_flattened(), s.d1_out[..n].as_flattened(), H, &mut s.tmp[..n]);
@@ -278,7 +283,7 @@ where
     ) {
         let n = s.rows.n.min(weights.len());
         for r in 0..n {
-            output_adjoint(&s.target[r], &s.d0_out[r], &self.output_bias, weights[r], &mut s.d0_out_bar[r]);
+            output_adjoint(&s.target[r], &s.d0_prob[r], weights[r], &mut s.d0_out_bar[r]);
         }
         if T::STRUCTURED {
             self.dec0.backward_binary::<B>(
@@ -470,8 +475,9 @@ where
         }
         plus_minus_one(l0.sample[..n].as_flattened(), s.in1.as_flattened_mut());
         self.dec0.forward::<B>(&s.in1[..n], &mut s.d0_out[..n], &mut s.d0_h);
-        for (o, g) in out.iter_mut().zip(&s.d0_out[..n]) {
+        for ((o, p), g) in out.iter_mut().zip(&mut s.d0_prob[..n]).zip(&s.d0_out[..n]) {
             mean_output(g, &self.output_bias, o);
+            *p = *o;
         }
         true
     }
@@ -506,6 +512,7 @@ where
                 s.r_d0_out[..n].as_flattened(),
                 &self.output_bias,
                 &mut f[..n],
+                s.r_d0_prob[..n].as_flattened_mut(),
             );
             return;
         }
@@ -515,6 +522,7 @@ where
             s.r_d0_out[..n].as_flattened(),
             &self.output_bias,
             &mut f[..n],
+            s.r_d0_prob[..n].as_flattened_mut(),
         );
         self.dec1.forward::<B>(&s.r_top_in[..n], &mut s.r_d1_out[..n], &mut s.r_d1_h);
         let terms: [(&[[f32; H]], &[[f32; H]], f32); 3] =
@@ -543,7 +551,7 @@ where
         let c = relaxation.coefficients();
         let generative = !T::STRUCTURED;
         for r in 0..n {
-            output_adjoint(&s.target[r], &s.r_d0_out[r], &self.output_bias, scale, &mut s.r_d0_out_bar[r]);
+            output_adjoint(&s.target[r], &s.r_d0_prob[r], scale, &mut s.r_d0_out_bar[r]);
         }
         s.r_in1_bar[..n].fill([0.0; H]);
         s.r_top_in_bar[..n].fill([0.0; H]);
@@ -708,13 +716,7 @@ where
             &mut s.r_d0_h_dot,
         );
         for r in 0..n {
-            output_adjoint_tangent(
-                &s.r_d0_out[r],
-                &self.output_bias,
-                &s.r_d0_out_dot[r],
-                scale,
-                &mut s.r_d0_out_bar_dot[r],
-            );
+            output_adjoint_tangent(&s.r_d0_prob[r], &s.r_d0_out_dot[r], scale, &mut s.r_d0_out_bar_dot[r]);
         }
         s.r_in1_bar_dot[..n].fill([0.0; H]);
         s.r_top_in_bar_dot[..n].fill([0.0; H]);
