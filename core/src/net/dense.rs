@@ -272,11 +272,7 @@ impl<const IN: usize, const OUT: usize> Net<IN, OUT> for Dense<IN, OUT> {
         h_dot: &mut (),
     ) {
         let Some(bin) = binary else {
-            for (scales, y_dot) in scales.into_iter().zip(y_dot) {
-                y_dot.fill([0.0; OUT]);
-                self.tangent::<B>(x, y, h, None, Some((dir, scales)), y_dot, h_dot);
-            }
-            return;
+            return super::tangents_one_by_one::<Self, IN, OUT, B>(self, x, None, y, h, dir, scales, y_dot, h_dot);
         };
         let n = rows(&[x.len(), y_dot[0].len(), y_dot[1].len(), bin.counts.len()]);
         // U = Σ_{i: b_i = 1} dW[i] − c·dW once (in the second output, as the single pass computes

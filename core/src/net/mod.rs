@@ -168,10 +168,7 @@ pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
         y_dot: [&mut [[f32; OUT]]; 2],
         h_dot: &mut Self::Hidden<B>,
     ) {
-        for (scales, y_dot) in scales.into_iter().zip(y_dot) {
-            y_dot.fill([0.0; OUT]);
-            self.tangent_binary::<B>(x, binary, y, h, None, Some((dir, scales)), y_dot, h_dot);
-        }
+        tangents_one_by_one::<Self, IN, OUT, B>(self, x, binary, y, h, dir, scales, y_dot, h_dot);
     }
 
     /// Tangent of the input adjoint: for a forward tangent (`y_dot`, `h_dot` from
@@ -190,6 +187,26 @@ pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
         dx_dot: &mut [[f32; IN]],
         adj_dot: &mut Self::Hidden<B>,
     );
+}
+
+/// [`Net::tangent_binary_pair`] as two [`Net::tangent_binary`] passes on zeroed outputs: the
+/// default, and the reference the shared forms reproduce.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn tangents_one_by_one<N: Net<IN, OUT>, const IN: usize, const OUT: usize, const B: usize>(
+    net: &N,
+    x: &[[f32; IN]],
+    binary: Option<BinaryRows<'_>>,
+    y: &[[f32; OUT]],
+    h: &N::Hidden<B>,
+    dir: &N,
+    scales: [&[f32]; 2],
+    y_dot: [&mut [[f32; OUT]]; 2],
+    h_dot: &mut N::Hidden<B>,
+) {
+    for (scales, y_dot) in scales.into_iter().zip(y_dot) {
+        y_dot.fill([0.0; OUT]);
+        net.tangent_binary::<B>(x, binary, y, h, None, Some((dir, scales)), y_dot, h_dot);
+    }
 }
 
 /// Rows processed by a call: the smallest of the given counts.
