@@ -206,6 +206,23 @@ mod tests {
     }
 
     #[test]
+    fn fused_log_likelihood_and_mean_are_bit_identical_to_the_separate_functions() {
+        use super::simd;
+        // Edge values (|a| beyond exp's fast range, ±0, f32::MAX), random logits, NaN and ±inf.
+        let mut a = inputs(64, 4);
+        a.extend(inputs(64, 5));
+        a.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 87.5, -87.5, 88.5, -88.5, 1e-30]);
+        let y = uniforms(a.len(), 6).iter().map(|&u| (u > 0.5) as u8 as f32).collect::<Vec<_>>();
+        for (a, y) in a.chunks_exact(8).zip(y.chunks_exact(8)) {
+            let (a, y) = (simd::load(a), simd::load(y));
+            let (log_lik, mean) = simd::bernoulli_log_likelihood_and_mean_x8(y, a);
+            let bits = |v: wide::f32x8| v.to_array().map(f32::to_bits);
+            assert_eq!(bits(log_lik), bits(simd::bernoulli_log_likelihood_x8(y, a)), "{a:?}");
+            assert_eq!(bits(mean), bits(simd::sigmoid_x8(a)), "{a:?}");
+        }
+    }
+
+    #[test]
     fn fused_combine_is_bit_identical_to_axpy_then_dot() {
         use super::simd;
         // Lengths around the lane count and the 1024-element flush, with and without a tail.

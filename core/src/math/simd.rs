@@ -95,7 +95,12 @@ pub fn sigmoid_libm_x8(x: f32x8) -> f32x8 {
 /// Lane-wise σ(x), stable for both signs (see [`scalar::sigmoid`]).
 #[inline]
 pub fn sigmoid_x8(x: f32x8) -> f32x8 {
-    let e = exp_x8(-x.abs());
+    sigmoid_from_exp(x, exp_x8(-x.abs()))
+}
+
+/// σ(x) given e = e^{−|x|}.
+#[inline(always)]
+fn sigmoid_from_exp(x: f32x8, e: f32x8) -> f32x8 {
     let s = f32x8::ONE / (f32x8::ONE + e);
     x.simd_ge(f32x8::ZERO).select(s, e * s)
 }
@@ -109,7 +114,12 @@ pub fn sigmoid_x8(x: f32x8) -> f32x8 {
 /// is in every Bernoulli log-likelihood, on every output pixel of every pass.
 #[inline]
 pub fn softplus_x8(x: f32x8) -> f32x8 {
-    let e = exp_x8(-x.abs());
+    softplus_from_exp(x, exp_x8(-x.abs()))
+}
+
+/// softplus(x) given e = e^{−|x|}.
+#[inline(always)]
+fn softplus_from_exp(x: f32x8, e: f32x8) -> f32x8 {
     let s = e / (e + f32x8::splat(2.0));
     let s2 = s * s;
     let mut p = f32x8::splat(1.0 / 13.0);
@@ -178,6 +188,15 @@ pub fn logistic_noise_x8(u: f32x8) -> f32x8 {
 #[inline]
 pub fn bernoulli_log_likelihood_x8(y: f32x8, a: f32x8) -> f32x8 {
     y * a - softplus_x8(a)
+}
+
+/// Lane-wise ([`bernoulli_log_likelihood_x8`], [`sigmoid_x8`]) of the same logits `a`, with
+/// one exponential for the two (the same values as the two calls: a separate call's exponential
+/// is not merged with the other's by the compiler, for the range check's branch inside it).
+#[inline]
+pub fn bernoulli_log_likelihood_and_mean_x8(y: f32x8, a: f32x8) -> (f32x8, f32x8) {
+    let e = exp_x8(-a.abs());
+    (y * a - softplus_from_exp(a, e), sigmoid_from_exp(a, e))
 }
 
 /// Loads eight lanes from the front of `s` (which must hold at least eight elements).

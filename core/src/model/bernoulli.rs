@@ -4,7 +4,7 @@
 use super::RelaxCoefficients;
 use crate::math::scalar;
 use crate::math::simd::{
-    LANES, bernoulli_log_likelihood_sum, bernoulli_log_likelihood_x8, load, sigmoid_x8, store, zip_map,
+    LANES, bernoulli_log_likelihood_and_mean_x8, bernoulli_log_likelihood_sum, load, sigmoid_x8, store, zip_map,
 };
 use wide::f32x8;
 
@@ -41,8 +41,9 @@ pub(crate) fn output_log_lik_rows(target: &[f32], g: &[f32], bias: &[f32], out: 
         let mut acc = f32x8::ZERO;
         for c in (0..full).step_by(LANES) {
             let a = load(&gr[c..]) + load(&bias[c..]);
-            acc += bernoulli_log_likelihood_x8(load(&x[c..]), a);
-            store(&mut pr[c..], sigmoid_x8(a));
+            let (log_lik, mean) = bernoulli_log_likelihood_and_mean_x8(load(&x[c..]), a);
+            acc += log_lik;
+            store(&mut pr[c..], mean);
         }
         let tail: f32 = (full..dim).map(|j| scalar::bernoulli_log_likelihood(x[j], gr[j] + bias[j])).sum();
         *o = acc.reduce_add() + tail;
