@@ -13,19 +13,7 @@ use rebar_host::train::parallel::DataParallel;
 use rebar_host::train::{AnyEstimator, EstimatorKind, EstimatorOptions};
 
 /// Every estimator the host offers, in the order of the tables.
-pub const ESTIMATORS: [EstimatorKind; 11] = [
-    EstimatorKind::Reinforce,
-    EstimatorKind::Nvil,
-    EstimatorKind::SimpleMuprop,
-    EstimatorKind::Muprop,
-    EstimatorKind::Concrete,
-    EstimatorKind::Rebar,
-    EstimatorKind::RebarFixed,
-    EstimatorKind::Relax,
-    EstimatorKind::Arm,
-    EstimatorKind::Disarm,
-    EstimatorKind::Rloo,
-];
+pub const ESTIMATORS: [EstimatorKind; 11] = EstimatorKind::ALL;
 
 /// The (model, batch) cases of the tables: the paper's batch 24 for every model, and batch 1
 /// (the edge case) for the one-layer models.
@@ -48,26 +36,28 @@ pub struct TrainingStep<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIX
     scratch: Box<M::Scratch<B>>,
     estimator: AnyEstimator<M, PIXELS, LATENT, B>,
     batch: Vec<[f32; PIXELS]>,
-    /// With two or more threads: the data-parallel step of `rebar train --train-threads` (like
-    /// the one-thread step, without the trainer's variance metric), and its step count.
+    /// With two or more threads or shards: the data-parallel step of `rebar train
+    /// --train-threads --shards` (like the one-thread step, without the trainer's variance
+    /// metric), and its step count.
     parallel: Option<(DataParallel<M, PIXELS, LATENT>, u64)>,
 }
 
 impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]> + Send + Sync, const B: usize> TrainingStep<M, B> {
-    /// A freshly initialised model and estimator, seeded, stepping on `threads` threads (see
-    /// [`rebar_host::train::parallel`]; 1: the single-threaded step).
-    pub fn new(kind: EstimatorKind, threads: usize) -> Self {
+    /// A freshly initialised model and estimator, seeded, stepping over `shards` shards on
+    /// `threads` threads (see [`rebar_host::train::parallel`]; 1 and 1: the single-threaded
+    /// step).
+    pub fn new(kind: EstimatorKind, threads: usize, shards: usize) -> Self {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
         let mut model: Box<M> = bytemuck::zeroed_box();
         model.init(&mut rng);
         model.set_data_mean(&[0.13; PIXELS], &[0.13; PIXELS]);
         let estimator =
             AnyEstimator::new(kind, EstimatorOptions::default(), &mut rng).expect("default options are valid");
-        let parallel = (threads > 1).then(|| {
+        let parallel = (threads > 1 || shards > 1).then(|| {
             let mut replica = || AnyEstimator::new(kind, EstimatorOptions::default(), &mut rng).expect("valid");
             let first = replica();
-            let replicas = (1..threads).map(|_| replica()).collect();
-            (DataParallel::new(first, replicas).expect("threads start"), 0)
+            let replicas = (1..shards).map(|_| replica()).collect();
+            (DataParallel::with_threads(first, replicas, threads).expect("threads start"), 0)
         });
         let batch = (0..B).map(|i| core::array::from_fn(|j| ((i * 7 + j * 13) % 8 == 0) as u8 as f32)).collect();
         TrainingStep {
@@ -106,34 +96,35 @@ pub fn with_case<R>(model: &str, batch: usize, kind: EstimatorKind, f: impl FnOn
     struct OneThread<F>(F);
     impl<R, F: FnOnce(&mut dyn FnMut() -> f32) -> R> Case<R> for OneThread<F> {
         fn run<M: Model, const B: usize>(self, kind: EstimatorKind) -> R {
-            let mut step = TrainingStep::<M, B>::new(kind, 1);
+            let mut step = TrainingStep::<M, B>::new(kind, 1, 1);
             (self.0)(&mut || step.run())
         }
     }
     dispatch(model, batch, kind, OneThread(f))
 }
 
-/// [`with_case`] on `threads` threads: `f` runs inside the data-parallel step's thread pool, as
-/// `rebar train --train-threads` runs its loop (see [`rebar_host::train::parallel`]).
+/// [`with_case`] over `shards` shards on `threads` threads: `f` runs inside the data-parallel
+/// step's thread pool, as `rebar train --train-threads --shards` runs its loop (see
+/// [`rebar_host::train::parallel`]).
 pub fn with_parallel_case<R: Send>(
     model: &str,
     batch: usize,
     kind: EstimatorKind,
-    threads: usize,
+    (threads, shards): (usize, usize),
     f: impl FnOnce(&mut dyn FnMut() -> f32) -> R + Send,
 ) -> R {
-    struct Threads<F>(usize, F);
+    struct Threads<F>(usize, usize, F);
     impl<R: Send, F: FnOnce(&mut dyn FnMut() -> f32) -> R + Send> Case<R> for Threads<F> {
         fn run<M: Model, const B: usize>(self, kind: EstimatorKind) -> R {
-            let Threads(threads, f) = self;
-            let mut step = TrainingStep::<M, B>::new(kind, threads);
+            let Threads(threads, shards, f) = self;
+            let mut step = TrainingStep::<M, B>::new(kind, threads, shards);
             match step.parallel.as_ref().map(|(p, ..)| p.pool()) {
                 Some(pool) => pool.install(|| f(&mut || step.run())),
                 None => f(&mut || step.run()),
             }
         }
     }
-    dispatch(model, batch, kind, Threads(threads, f))
+    dispatch(model, batch, kind, Threads(threads, shards, f))
 }
 
 /// The models of the bench cases.

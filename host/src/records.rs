@@ -132,6 +132,17 @@ pub struct Summary {
     /// Threads of the training step (`--train-threads`; 1 in older summaries).
     #[serde(default = "one_thread")]
     pub train_threads: u32,
+    /// Shards of each batch (`--shards`; absent in older summaries, whose threads were the
+    /// shards: see [`Summary::shards`]).
+    #[serde(default)]
+    pub shards: Option<u32>,
+}
+
+impl Summary {
+    /// The shards of each batch: the run's numbers depend on them.
+    pub fn shards(&self) -> u32 {
+        self.shards.unwrap_or(self.train_threads)
+    }
 }
 
 fn one_thread() -> u32 {
@@ -177,7 +188,7 @@ pub struct ToyRow {
     pub estimator: String,
     /// θ before the step.
     pub theta: f64,
-    /// The sampled loss f(b) (exact E[f] for the exact gradient).
+    /// The sampled loss f(b) (exact E\[f\] for the exact gradient).
     pub loss: f64,
     /// Exponential average (0.99, bias-corrected) of the sampled loss.
     pub loss_average: f64,

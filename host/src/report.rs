@@ -229,9 +229,11 @@ pub enum GroupField {
     Steps,
     /// The data source and binarization.
     Data,
-    /// The training step's threads (`--train-threads`): added to any grouping when the runs
-    /// differ in it, since each thread count draws its own noise.
-    Threads,
+    /// The shards of each batch (`--shards`; `threads` also names it, as in older builds, where
+    /// the training threads were the shards): added to any grouping when the runs differ in it,
+    /// since each shard count draws its own noise.
+    #[value(alias = "threads")]
+    Shards,
 }
 
 impl GroupField {
@@ -250,7 +252,7 @@ impl GroupField {
             GroupField::Batch => "batch",
             GroupField::Steps => "steps",
             GroupField::Data => "data",
-            GroupField::Threads => "threads",
+            GroupField::Shards => "shards",
         }
     }
 
@@ -267,7 +269,7 @@ impl GroupField {
             GroupField::Batch => s.batch.to_string(),
             GroupField::Steps => s.steps.to_string(),
             GroupField::Data => format!("{} {}", s.data.source, s.data.binarization),
-            GroupField::Threads => s.train_threads.to_string(),
+            GroupField::Shards => s.shards().to_string(),
         }
     }
 
@@ -278,7 +280,7 @@ impl GroupField {
             GroupField::Temperature => (s.temperature.unwrap_or(f64::NEG_INFINITY), String::new()),
             GroupField::Batch => (s.batch as f64, String::new()),
             GroupField::Steps => (s.steps as f64, String::new()),
-            GroupField::Threads => (s.train_threads as f64, String::new()),
+            GroupField::Shards => (s.shards() as f64, String::new()),
             _ => (0.0, self.value(s)),
         }
     }
@@ -445,13 +447,13 @@ pub fn group_runs(runs: Vec<Run>, by: &[GroupField]) -> Vec<Group> {
     out
 }
 
-/// The fields to group `runs` by: `requested` without repeats, plus [`GroupField::Threads`] if
-/// the runs differ in their training threads (each thread count draws its own noise, so such
-/// runs are different runs even with the same seed).
+/// The fields to group `runs` by: `requested` without repeats, plus [`GroupField::Shards`] if
+/// the runs differ in their shards (each shard count draws its own noise, so such runs are
+/// different runs even with the same seed; the training threads change nothing).
 pub fn grouping(runs: &[Run], requested: &[GroupField]) -> Vec<GroupField> {
     let mut by = requested.to_vec();
-    if runs.iter().any(|r| r.summary.train_threads != runs[0].summary.train_threads) {
-        by.push(GroupField::Threads);
+    if runs.iter().any(|r| r.summary.shards() != runs[0].summary.shards()) {
+        by.push(GroupField::Shards);
     }
     let mut seen = std::collections::BTreeSet::new();
     by.retain(|f| seen.insert(*f));
@@ -467,8 +469,8 @@ pub const COLUMN_HELP: &str = "\
 Columns of the table (one row per group of runs; values are mean ± standard error over the
 group's runs, the standard error being s/√n with the n − 1 sample standard deviation; a single
 run shows its value alone; \"(k/n)\" marks a value that only k of the n runs have; \"—\" none):
-  task, model, estimator, lr, ...  the grouping fields (--group-by) of summary.json; `threads`
-                    (--train-threads) is added when the runs differ in it
+  task, model, estimator, lr, ...  the grouping fields (--group-by) of summary.json; `shards`
+                    (--shards) is added when the runs differ in it
   seeds             number of runs in the group (normally one per seed)
   best train ELBO   highest epoch training ELBO of the run (nats; final_metrics.best_train_elbo)
   final train ELBO  last epoch's training ELBO (final_metrics.train_elbo)

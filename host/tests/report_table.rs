@@ -53,6 +53,7 @@ fn summary(f: &Fake) -> Summary {
             dense_multiply_adds_per_example: 2e6,
         }),
         train_threads: 1,
+        shards: None,
     }
 }
 
@@ -215,21 +216,28 @@ fn group_by_other_fields() {
 }
 
 #[test]
-fn runs_with_other_training_threads_are_other_groups() {
+fn runs_with_other_shards_are_other_groups_and_other_threads_are_not() {
     let root = tempfile::tempdir().unwrap();
     let parent = layout(root.path());
     let mut runs = report::find_runs(&parent, &mut Vec::new()).unwrap();
-    // The same grouping without a thread count column while every run used one thread ...
+    // The same grouping without a shards column while every run used one shard ...
     assert_eq!(report::grouping(&runs, GroupField::DEFAULT), GroupField::DEFAULT);
-    // ... and with one as soon as a run used two: its seed is then not another seed of the group.
     let groups_before = report::group_runs(runs.clone(), GroupField::DEFAULT).len();
+    // ... also when a run used two threads on one shard: threads do not change the numbers ...
     runs[0].summary.train_threads = 2;
-    let by = report::grouping(&runs, GroupField::DEFAULT);
-    assert_eq!(by.last(), Some(&GroupField::Threads));
-    let groups = report::group_runs(runs, &by);
-    assert_eq!(groups.len(), groups_before + 1);
-    let table = report::markdown_table(&groups, &by);
-    assert!(table.lines().next().unwrap().contains("| threads |"), "{table}");
+    runs[0].summary.shards = Some(1);
+    assert_eq!(report::grouping(&runs, GroupField::DEFAULT), GroupField::DEFAULT);
+    // ... and with one as soon as a run used two shards: its seed is then not another seed of
+    // the group. An older summary's two threads were two shards.
+    for shards in [Some(2), None] {
+        runs[0].summary.shards = shards;
+        let by = report::grouping(&runs, GroupField::DEFAULT);
+        assert_eq!(by.last(), Some(&GroupField::Shards));
+        let groups = report::group_runs(runs.clone(), &by);
+        assert_eq!(groups.len(), groups_before + 1);
+        let table = report::markdown_table(&groups, &by);
+        assert!(table.lines().next().unwrap().contains("| shards |"), "{table}");
+    }
 }
 
 #[test]

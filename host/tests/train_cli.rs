@@ -144,28 +144,43 @@ fn resuming_continues_bit_identically_after_a_stop_and_after_sigkill() {
 #[test]
 fn data_parallel_runs_repeat_and_resume_bit_identically() {
     let (a, b, stopped) = (tmp("dp-a"), tmp("dp-b"), tmp("dp-stopped"));
-    let extra = ["--estimator", "rebar", "--train-threads", "2"];
+    let extra = ["--estimator", "rebar", "--train-threads", "2", "--shards", "2"];
     for d in [&a, &b] {
         let o = rebar(&args(d.to_str().unwrap(), "50", &extra));
         assert!(o.status.success(), "{}", text(&o));
     }
-    assert_eq!(metrics(&a), metrics(&b), "same seed and thread count, different metrics.csv");
+    assert_eq!(metrics(&a), metrics(&b), "same seed and shard count, different metrics.csv");
     let o = rebar(&args(stopped.to_str().unwrap(), "25", &extra));
     assert!(o.status.success(), "{}", text(&o));
-    let mut resume = args(stopped.to_str().unwrap(), "50", &extra);
+    // Resumed on one thread: the threads are not part of the run, the shards are.
+    let mut resume = args(stopped.to_str().unwrap(), "50", &["--estimator", "rebar", "--shards", "2"]);
     resume.push("--resume");
     let o = rebar(&resume);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(metrics(&a), metrics(&stopped), "resumed data-parallel run: metrics differ");
 
-    // The thread count is part of the run: resuming with another is refused.
-    let mut other = args(stopped.to_str().unwrap(), "60", &["--estimator", "rebar"]);
+    // The shard count is part of the run: resuming with another is refused, saying which.
+    let mut other = args(stopped.to_str().unwrap(), "60", &["--estimator", "rebar", "--train-threads", "2"]);
     other.push("--resume");
     let o = rebar(&other);
-    assert!(!o.status.success() && text(&o).contains("different run"), "{}", text(&o));
-    // A batch smaller than the thread count is refused.
-    let o = rebar(&args(tmp("dp-no").to_str().unwrap(), "5", &["--batch", "2", "--train-threads", "3"]));
+    assert!(!o.status.success() && text(&o).contains("different run (it was trained with --shards 2)"), "{}", text(&o));
+    // A batch smaller than the shard count is refused.
+    let o = rebar(&args(tmp("dp-no").to_str().unwrap(), "5", &["--batch", "2", "--shards", "3"]));
     assert!(!o.status.success() && text(&o).contains("needs a batch of at least 3"), "{}", text(&o));
+}
+
+#[test]
+fn threads_without_shards_give_the_single_threaded_numbers() {
+    let (one, two) = (tmp("threads-1"), tmp("threads-2"));
+    for (d, extra) in
+        [(&one, vec!["--estimator", "rebar"]), (&two, vec!["--estimator", "rebar", "--train-threads", "2"])]
+    {
+        let o = rebar(&args(d.to_str().unwrap(), "40", &extra));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert_eq!(metrics(&one), metrics(&two), "one shard on two threads: other numbers than on one");
+    let progress = |d: &Path| std::fs::read(d.join("progress.csv")).expect("progress.csv");
+    assert_eq!(progress(&one), progress(&two), "one shard on two threads: other progress than on one");
 }
 
 #[test]

@@ -245,3 +245,88 @@ fn the_same_seed_and_shard_count_give_identical_runs() {
     };
     assert_eq!(run(), run());
 }
+
+/// A model whose weight tensors span several of the reduction's 1,024-value blocks, so that
+/// two or three threads split them (the small models' fit in one block).
+type Wide = OneLayer<96, 32, 96, Dense<96, 32>, Dense<32, 96>, Generative>;
+
+/// Everything a step leaves behind, bit for bit: the gradient, the model, the estimator's state
+/// (η, baselines, temperature, pending gradients), Adam's moments, the variance metric and the
+/// ELBO.
+fn fingerprint(
+    grad: Vec<f64>,
+    model: &Wide,
+    estimator: &mut AnyEstimator<Wide, 96, 32, BATCH_CAPACITY>,
+    adam: &Adam<Wide>,
+    variance: Option<f64>,
+    elbo: f32,
+) -> Vec<u64> {
+    let mut pieces = Pieces::default();
+    estimator.visit_state(&mut pieces);
+    let floats = [grad, flat_tensors(model), flat_tensors(&adam.m), flat_tensors(&adam.v)];
+    let mut bits: Vec<u64> = floats.iter().chain(&pieces.0).flatten().map(|x| x.to_bits()).collect();
+    bits.extend([variance.map_or(u64::MAX, f64::to_bits), u64::from(elbo.to_bits())]);
+    bits
+}
+
+/// `steps` steps of `kind` on `Wide` over `shards` shards on `threads` threads (`None`: the
+/// single-threaded step of `rebar train --train-threads 1`, with its own variance metric), and
+/// the fingerprint of each.
+fn run_wide(kind: EstimatorKind, shards: usize, threads: Option<usize>, steps: u64) -> Vec<Vec<u64>> {
+    let batch: Vec<[f32; 96]> = {
+        let mut data = rng(11);
+        (0..9).map(|_| binary_row(&mut data)).collect()
+    };
+    let new =
+        || AnyEstimator::<Wide, 96, 32, BATCH_CAPACITY>::new(kind, EstimatorOptions::default(), &mut rng(3)).unwrap();
+    let mut model = small_model::<Wide, 32>(5, &batch, &batch);
+    let (mut adam, mut tracker) = (boxed::<Adam<Wide>>(), VarianceTracker::<Wide>::new());
+    let mut prints = Vec::new();
+    match threads {
+        None => {
+            let (mut estimator, mut grad) = (new(), boxed::<Wide>());
+            let mut scratch = boxed::<<Wide as Sbn<32>>::Scratch<BATCH_CAPACITY>>();
+            for step in 0..steps {
+                model.load_batch(&batch, &batch, &mut scratch);
+                let d = estimator.estimate(&model, &mut scratch, &mut shard_rng(step, 0), &mut grad);
+                let variance = tracker.update(&grad);
+                adam.step(&mut model, &grad, LR, AdamConfig::REBAR);
+                estimator.update_control_variates(10.0 * LR);
+                prints.push(fingerprint(flat_tensors(&*grad), &model, &mut estimator, &adam, variance, d.elbo));
+            }
+        }
+        Some(threads) => {
+            let replicas = (1..shards).map(|_| new()).collect();
+            let mut parallel = DataParallel::with_threads(new(), replicas, threads).unwrap();
+            for step in 0..steps {
+                let rng = |w| shard_rng(step, w);
+                let out = parallel.step(&mut model, &mut adam, Some(&mut tracker), &batch, &batch, rng, LR, 10.0 * LR);
+                assert!(out.finite, "{}: finite", kind.name());
+                let grad = flat_tensors(parallel.gradient());
+                let elbo = out.diagnostics.elbo;
+                prints.push(fingerprint(grad, &model, parallel.estimator_mut(), &adam, out.variance, elbo));
+            }
+        }
+    }
+    prints
+}
+
+#[test]
+fn one_shard_on_several_threads_is_the_single_threaded_step_bit_for_bit() {
+    for kind in EstimatorKind::ALL {
+        let single = run_wide(kind, 1, None, 3);
+        for threads in [1, 2, 3] {
+            assert!(run_wide(kind, 1, Some(threads), 3) == single, "{} on {threads} threads", kind.name());
+        }
+    }
+}
+
+#[test]
+fn threads_do_not_change_a_sharded_run() {
+    for kind in [EstimatorKind::Rebar, EstimatorKind::Relax, EstimatorKind::Nvil, EstimatorKind::Reinforce] {
+        let one = run_wide(kind, 2, Some(1), 3);
+        for threads in [2, 3] {
+            assert!(run_wide(kind, 2, Some(threads), 3) == one, "{}: 2 shards on {threads} threads", kind.name());
+        }
+    }
+}

@@ -46,13 +46,21 @@ fn a_data_parallel_step_does_not_allocate() {
     let batch: Vec<[f32; 12]> = (0..9).map(|_| binary_row(&mut data)).collect();
     // Every pool lives to the end: a dropped pool's threads exit concurrently, and exiting
     // threads allocate and free.
-    let kinds = [EstimatorKind::Rebar, EstimatorKind::Nvil, EstimatorKind::Disarm];
+    // (estimator, shards): two shards on two threads, and one shard on two threads.
+    let kinds = [
+        (EstimatorKind::Rebar, 2),
+        (EstimatorKind::Nvil, 2),
+        (EstimatorKind::Disarm, 2),
+        (EstimatorKind::Rebar, 1),
+        (EstimatorKind::Nvil, 1),
+    ];
     let mut runs: Vec<_> = kinds
         .iter()
-        .map(|&kind| {
+        .map(|&(kind, shards)| {
             let new =
                 || AnyEstimator::<Model, 12, 5, BATCH_CAPACITY>::new(kind, EstimatorOptions::default(), &mut rng(3));
-            let parallel = DataParallel::new(new().unwrap(), vec![new().unwrap()]).unwrap();
+            let replicas = (1..shards).map(|_| new().unwrap()).collect();
+            let parallel = DataParallel::with_threads(new().unwrap(), replicas, 2).unwrap();
             let model = small_model::<Model, 5>(2, &batch, &batch);
             (kind, parallel, model, boxed::<Adam<Model>>(), VarianceTracker::<Model>::new())
         })
@@ -77,6 +85,7 @@ fn a_data_parallel_step_does_not_allocate() {
             }
             ALLOCATIONS.load(Ordering::Relaxed) - before
         });
-        assert_eq!(allocations, 0, "{}: {allocations} allocations in 39 steps", kind.name());
+        let shards = parallel.shards();
+        assert_eq!(allocations, 0, "{} on {shards} shards: {allocations} allocations in 39 steps", kind.name());
     }
 }

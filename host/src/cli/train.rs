@@ -55,7 +55,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Run folder for metrics.csv, timing.csv, summary.json, curves.png and the checkpoint
-    /// (default: runs/<task>-<model>-<estimator>-seed<seed>).
+    /// (default: `runs/<task>-<model>-<estimator>-seed<seed>`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Continue the run in --out from its checkpoint (the configuration must match; --steps may
@@ -86,11 +86,18 @@ pub struct TrainArgs {
     /// Threads for evaluation (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Threads for the training step: the batch is split into this many shards, estimated in
-    /// parallel and averaged: exactly the whole batch's estimate, for every estimator. Each shard draws
-    /// its own noise, so a run's numbers depend on this count (1: the single-threaded step).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=rebar_host::train::parallel::MAX_SHARDS as u64))]
+    /// Threads for the training step. Speed only: a run's numbers do not depend on it. With one
+    /// shard (--shards) the extra threads take the element-wise half of the step (the gradient's
+    /// reduction, the variance metric, Adam); with several, they also estimate the shards in
+    /// parallel.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=rebar_host::train::parallel::MAX_THREADS as u64))]
     pub train_threads: u64,
+    /// Split each batch into this many shards, estimated in parallel (up to --train-threads at a
+    /// time) and averaged: exactly the whole batch's estimate, for every estimator. Each shard
+    /// draws its own noise, so a run's numbers depend on this count (1: the single-threaded
+    /// step's numbers). For speed on N cores: --train-threads N --shards N.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=rebar_host::train::parallel::MAX_SHARDS as u64))]
+    pub shards: u64,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -116,6 +123,7 @@ impl TrainArgs {
             iwae_samples: self.iwae_samples,
             eval_examples: self.eval_examples,
             train_threads: self.train_threads as usize,
+            shards: Some(self.shards as usize),
         }
     }
 
@@ -248,6 +256,7 @@ fn summary(config: &TrainConfig, o: &Outcome, args: &TrainArgs) -> Summary {
         epochs_completed: o.history.len() as u64,
         steps_per_second: o.steps_per_second,
         train_threads: config.train_threads as u32,
+        shards: Some(config.shards() as u32),
         wall_seconds: o.seconds,
         final_metrics: FinalMetrics {
             train_elbo: last.map_or(f64::NAN, |r| r.train_elbo),

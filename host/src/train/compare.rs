@@ -1,9 +1,9 @@
 //! The paper's comparison mode (`SBNTrackGradVariances`, rebar-reference.md §8.3): several
 //! estimators on the same minibatch and the same noise at every step of one trajectory, which
 //! follows one of them. Per estimator k, exponential moving averages (0.999, started at 0) of g
-//! and g² give Var_k = mean_j(EMA_k[g_j²] − μ_j²) with μ the mean of all estimators' first
+//! and g² give Var_k = mean_j(EMA_k\[g_j²\] − μ_j²) with μ the mean of all estimators' first
 //! moments (a pooled estimate of the true gradient, valid because they are all unbiased), and the
-//! unbiasedness check mean_j(EMA_k[g_j] − μ_j)², over all parameters and per parameter group.
+//! unbiasedness check mean_j(EMA_k\[g_j\] − μ_j)², over all parameters and per parameter group.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -56,6 +56,21 @@ pub enum EstimatorKind {
 }
 
 impl EstimatorKind {
+    /// Every estimator, in declaration order (that of `--help` and the README's tables).
+    pub const ALL: [EstimatorKind; 11] = [
+        EstimatorKind::Reinforce,
+        EstimatorKind::Nvil,
+        EstimatorKind::SimpleMuprop,
+        EstimatorKind::Muprop,
+        EstimatorKind::Concrete,
+        EstimatorKind::Rebar,
+        EstimatorKind::RebarFixed,
+        EstimatorKind::Relax,
+        EstimatorKind::Arm,
+        EstimatorKind::Disarm,
+        EstimatorKind::Rloo,
+    ];
+
     /// The command-line name.
     pub fn name(self) -> &'static str {
         match self {
@@ -139,7 +154,8 @@ impl TildeKind {
     }
 }
 
-/// Everything that determines a run's numbers (and is checked when resuming).
+/// Everything that determines a run's numbers (checked when resuming, see
+/// [`TrainConfig::identity`]), and the training threads, which do not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// The model.
@@ -172,13 +188,75 @@ pub struct TrainConfig {
     pub iwae_samples: u32,
     /// Examples of each split to evaluate (0: all).
     pub eval_examples: usize,
-    /// Threads of the training step, each estimating one shard of the batch
-    /// ([`super::parallel`]): the noise is drawn per shard, so the numbers depend on it (1, the
-    /// default, is the single-threaded step).
+    /// Threads of the training step ([`super::parallel`]): speed only, the numbers do not
+    /// depend on it.
     #[serde(default = "one")]
     pub train_threads: usize,
+    /// Shards of each batch, each estimated with its own noise ([`super::parallel`]): the
+    /// numbers depend on it (1 is the single-threaded step's). `None` in the checkpoints of
+    /// builds before shards were separate from threads, whose threads were the shards: see
+    /// [`TrainConfig::shards`].
+    #[serde(default)]
+    pub shards: Option<usize>,
+}
+
+impl TrainConfig {
+    /// The shards of each batch (`shards`, or in older checkpoints the threads).
+    pub fn shards(&self) -> usize {
+        self.shards.unwrap_or(self.train_threads)
+    }
+
+    /// The run's identity for resuming: everything but the step budget and the thread count,
+    /// which a resumed run may change without changing its numbers.
+    pub fn identity(&self) -> TrainConfig {
+        TrainConfig { steps: 0, train_threads: 0, shards: Some(self.shards()), ..self.clone() }
+    }
 }
 
 fn one() -> usize {
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn older_checkpoints_threads_were_their_shards() {
+        let new = TrainConfig {
+            model: ModelKind::Linear1,
+            task: TaskKind::Gen,
+            estimator: EstimatorKind::Rebar,
+            temperature: Some(0.5),
+            plain_relaxation: false,
+            tilde: TildeKind::Coupled,
+            learning_rate: 3e-4,
+            steps: 100,
+            batch: 24,
+            seed: 0,
+            data: None,
+            binarize: BinarizeKind::Static,
+            eval_every: 0,
+            iwae_samples: 100,
+            eval_examples: 0,
+            train_threads: 1,
+            shards: Some(2),
+        };
+        // An older build's checkpoint of a run on two threads has no `shards`.
+        let mut json = serde_json::to_value(&new).unwrap();
+        json["train_threads"] = 2.into();
+        json.as_object_mut().unwrap().remove("shards");
+        let old: TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!((old.shards, old.shards()), (None, 2));
+        // The same run: resuming it with two shards on any number of threads is allowed ...
+        assert_eq!(old.identity(), new.identity());
+        assert_eq!(old.identity(), TrainConfig { train_threads: 4, steps: 7, ..new.clone() }.identity());
+        // ... with one shard it is not.
+        assert_ne!(old.identity(), TrainConfig { shards: Some(1), ..new }.identity());
+    }
+
+    #[test]
+    fn all_estimators_are_listed_once_in_declaration_order() {
+        assert_eq!(EstimatorKind::ALL.as_slice(), EstimatorKind::value_variants());
+    }
 }

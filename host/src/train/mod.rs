@@ -99,9 +99,9 @@ where
 {
     // The control variates are initialised from their own stream, after the model's.
     let mut rng = stream_rng(config.seed, Stream::Init, 1);
-    let threads = config.train_threads;
-    if threads > config.batch {
-        return Err(TrainError::Config(format!("--train-threads {threads} needs a batch of at least {threads}")));
+    let shards = config.shards();
+    if shards > config.batch {
+        return Err(TrainError::Config(format!("--shards {shards} needs a batch of at least {shards}")));
     }
     let options = EstimatorOptions {
         temperature: config.temperature,
@@ -111,7 +111,7 @@ where
     let estimator = AnyEstimator::<M, X, H, BATCH_CAPACITY>::new(config.estimator, options, &mut rng)
         .map_err(|e| TrainError::Config(e.to_string()))?;
     // Replicas start as fresh estimators; the session copies the first one's state into them.
-    let replicas = (1..threads.max(1))
+    let replicas = (1..shards.max(1))
         .map(|_| AnyEstimator::new(config.estimator, options, &mut rng.clone()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TrainError::Config(e.to_string()))?;

@@ -1,7 +1,8 @@
-//! Data-parallel training steps: the batch is split into contiguous shards, one per thread, each
-//! estimated by its own replica of the estimator; the shards' gradients are averaged (weighted by
+//! Data-parallel training steps: the batch is split into contiguous shards, estimated in parallel
+//! each by its own replica of the estimator; the shards' gradients are averaged (weighted by
 //! their rows) while the element-wise rest of the step — REBAR's combination g = A + η ⊙ B, the
-//! variance metric, Adam — is split over the threads by element ranges.
+//! variance metric, Adam — is split over the threads by element ranges. Shards and threads are
+//! separate counts: the shards decide the numbers, the threads only the speed.
 //!
 //! # Exactness
 //! A shard's estimate is a mean over its rows, so the row-weighted average of the shards' is the
@@ -21,15 +22,20 @@
 //! checks the result against one estimate of the whole batch with the same noise.
 //!
 //! # Determinism
-//! Each shard draws its noise from its own stream and the sums are associated by shard and by
-//! element range, so a run depends on the number of shards — but not on timing: the same seed and
-//! shard count give bit-identical runs.
+//! Each shard draws its noise from its own stream, so a run depends on the number of shards. It
+//! depends neither on timing nor on the number of threads: the shards' gradients are summed in
+//! shard order, element by element, and the sums over the gradient (Σ g², ⟨g, B⟩, the variance
+//! metric's) are kept per 1,024-value block and added up in block order, as one pass over the
+//! whole gradient adds them. One shard on any number of threads is therefore the
+//! single-threaded step bit for bit (its estimate on one thread; the reduction, the variance
+//! metric and Adam spread over all), and `tests/tests/data_parallel.rs` checks both.
 //!
 //! # Threads
-//! A rayon pool with one thread per shard. Callers should run their whole training loop inside
-//! [`DataParallel::pool`]'s `install`: between the phases of a step the pool's threads then spin
-//! for work instead of sleeping, and waking a sleeping thread costs ~100 µs on the 2-vCPU VMs
-//! this was measured on — more than some of the phases.
+//! A rayon pool of the given number of threads. Callers should run their whole training loop
+//! inside [`DataParallel::pool`]'s `install`: between the phases of a step the pool's threads
+//! then spin for work instead of sleeping, and waking a sleeping thread costs ~100 µs on the
+//! 2-vCPU VMs this was measured on — more than some of the phases. With one shard the other
+//! threads have nothing to do while it is estimated, so they spin through it on purpose.
 //!
 //! # Example
 //! Learned-temperature REBAR on a small model, a batch of 6 split over 2 threads:
@@ -72,6 +78,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
@@ -83,8 +90,11 @@ use super::BATCH_CAPACITY as B;
 use super::any::AnyEstimator;
 use super::variance::{Sums, VarianceTracker, check_finite, fold};
 
-/// The most shards (threads) a data-parallel step may use.
+/// The most shards a data-parallel step may split its batch into.
 pub const MAX_SHARDS: usize = 8;
+
+/// The most threads a data-parallel step may use.
+pub const MAX_THREADS: usize = 8;
 
 /// The element block the reductions work in: small enough to stay in L1, and the variance
 /// tracker's own summation block, so that splitting a tensor never splits one of its blocks.
@@ -110,7 +120,27 @@ pub struct DataParallel<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: us
     total: Box<M>,
     /// The replicas' averaged pending control-variate gradients.
     pending: Vec<f32>,
+    /// The reduction's sums per block of the tensor being reduced, added up in block order.
+    blocks: Vec<BlockSums>,
+    threads: usize,
     pool: Arc<rayon::ThreadPool>,
+}
+
+/// One block's share of the reduction's sums (see [`DataParallel::reduce`]).
+#[derive(Debug, Clone, Copy)]
+struct BlockSums {
+    /// Σ g² over the block (REBAR, RELAX).
+    squares: f64,
+    /// ⟨g, B⟩ over the block (REBAR, RELAX).
+    products: f64,
+    /// The variance metric's sums (or only the finiteness check).
+    sums: Sums,
+}
+
+impl Default for BlockSums {
+    fn default() -> Self {
+        BlockSums { squares: 0.0, products: 0.0, sums: Sums::new() }
+    }
 }
 
 /// The outcome of one step.
@@ -130,17 +160,35 @@ where
     M: Sbn<H, Input = [f32; X]> + Send + Sync,
 {
     /// `estimator` and `replicas.len()` more replicas of it (fresh estimators of the same kind
-    /// and options; their state is overwritten with `estimator`'s), one shard each.
+    /// and options; their state is overwritten with `estimator`'s), one shard each, on as many
+    /// threads.
     pub fn new(estimator: AnyEstimator<M, X, H, B>, replicas: Vec<AnyEstimator<M, X, H, B>>) -> Result<Self, String> {
+        let threads = 1 + replicas.len();
+        Self::with_threads(estimator, replicas, threads)
+    }
+
+    /// [`DataParallel::new`] on `threads` threads, which need not be the number of shards: the
+    /// shards are estimated in parallel (at most `threads` at a time), the rest of the step is
+    /// split over all the threads, and the results are the same for every thread count. One
+    /// shard on several threads is the single-threaded step, bit for bit, with its
+    /// element-wise half (the reduction, the variance metric and Adam) spread over the threads.
+    pub fn with_threads(
+        estimator: AnyEstimator<M, X, H, B>,
+        replicas: Vec<AnyEstimator<M, X, H, B>>,
+        threads: usize,
+    ) -> Result<Self, String> {
         let count = 1 + replicas.len();
         if count > MAX_SHARDS {
-            return Err(format!("at most {MAX_SHARDS} training threads, not {count}"));
+            return Err(format!("at most {MAX_SHARDS} shards, not {count}"));
+        }
+        if !(1..=MAX_THREADS).contains(&threads) {
+            return Err(format!("from 1 to {MAX_THREADS} training threads, not {threads}"));
         }
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(count)
+            .num_threads(threads)
             .thread_name(|i| format!("rebar-shard-{i}"))
             .build()
-            .map_err(|e| format!("cannot start {count} training threads: {e}"))?;
+            .map_err(|e| format!("cannot start {threads} training threads: {e}"))?;
         let shard = |estimator| Shard {
             scratch: bytemuck::zeroed_box(),
             grad: bytemuck::zeroed_box(),
@@ -150,10 +198,14 @@ where
             elbo_sum: 0.0,
             diagnostics: Diagnostics::default(),
         };
+        let total: Box<M> = bytemuck::zeroed_box();
+        let most_blocks = (0..M::COUNT).map(|t| total.tensor(t).len().div_ceil(BLOCK)).max().unwrap_or(0);
         let mut me = DataParallel {
             shards: std::iter::once(estimator).chain(replicas).map(shard).collect(),
-            total: bytemuck::zeroed_box(),
+            total,
             pending: Vec::new(),
+            blocks: vec![BlockSums::default(); most_blocks],
+            threads,
             pool: Arc::new(pool),
         };
         me.sync_replicas();
@@ -163,6 +215,11 @@ where
     /// The number of shards.
     pub fn shards(&self) -> usize {
         self.shards.len()
+    }
+
+    /// The number of threads.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// The thread pool; run the training loop inside its `install` (see the module docs).
@@ -224,14 +281,20 @@ where
     {
         let pool = self.pool.clone();
         pool.install(|| {
-            let weights = self.estimate(model, inputs, targets, rng);
+            let helpers = if self.shards.len() == 1 { self.threads - 1 } else { 0 };
+            let weights = keep_spinning(helpers, || self.estimate(model, inputs, targets, rng));
             let weights = &weights[..self.shards.len()];
+            if let [shard] = &mut self.shards[..] {
+                // One shard's gradient is the total: take it as it is (its buffer gets the old
+                // total's, which the next estimate overwrites).
+                std::mem::swap(&mut self.total, &mut shard.grad);
+            }
             let tracked = tracker.is_some();
             let (totals, sums) = self.reduce(tracker, weights);
             if !sums.finite() {
                 return StepOutcome { diagnostics: self.shards[0].diagnostics, finite: false, variance: None };
             }
-            let mut diagnostics = self.variance_gradients(model, &totals);
+            let mut diagnostics = keep_spinning(helpers, || self.variance_gradients(model, &totals));
             diagnostics.elbo = self.shards.iter().zip(weights).map(|(s, &c)| c * s.diagnostics.elbo).sum();
             self.update(model, adam, weights, lr, cv_lr);
             StepOutcome { diagnostics, finite: true, variance: sums.variance().filter(|_| tracked) }
@@ -302,7 +365,7 @@ where
     /// step.
     fn update(&mut self, model: &mut M, adam: &mut Adam<M>, weights: &[f32], lr: f32, cv_lr: f32) {
         let adam_step = adam.begin_step(lr, AdamConfig::REBAR);
-        let pieces = 4 * self.shards.len();
+        let pieces = 4 * self.threads;
         let (total, shards, pending) = (&self.total, &mut self.shards, &mut self.pending);
         rayon::join(
             || average_pending_gradients(shards, pending, weights),
@@ -324,10 +387,13 @@ where
 
     /// Phase 2: `total = Σ_w weights[w]·grad_w` (REBAR: `+ η ⊙ Σ_w weights[w]·B_w`, with the
     /// sums of [`Rebar::combine_slice`]), folded into `tracker` (or only checked for
-    /// finiteness); each tensor split over the threads.
+    /// finiteness); each tensor split over the threads in whole blocks. Each block's sums are
+    /// kept apart and added up in block order afterwards, in the order of the single-threaded
+    /// step's own sums ([`Rebar::finish`](rebar_core::estimator::Rebar), [`VarianceTracker::update`]),
+    /// so that they do not depend on the number of threads.
     fn reduce(&mut self, mut tracker: Option<&mut VarianceTracker<M>>, weights: &[f32]) -> (GradientTotals, Sums) {
         let (mut totals, mut sums) = (GradientTotals::default(), Sums::new());
-        let threads = self.shards.len();
+        let (shards, threads) = (self.shards.len(), self.threads);
         let rebar: Option<&Rebar<M, X, H, B>> = self.shards[0].estimator.rebar_part();
         for t in 0..M::COUNT {
             let mut a_parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
@@ -338,55 +404,73 @@ where
                     b_parts[w] = r.control_variate_part().tensor(t);
                 }
             }
-            let (a_parts, b_parts) = (&a_parts[..threads], &b_parts[..threads]);
+            let (a_parts, b_parts) = (&a_parts[..shards], &b_parts[..shards]);
             let with_b = rebar.is_some_and(|r| r.has_control_variate_part(t));
+            // One shard: `total` already holds its gradient (see `step`), and its B is read as it is.
+            let one = shards == 1;
             let g = self.total.tensor_mut(t);
+            let blocks = &mut self.blocks[..g.len().div_ceil(BLOCK)];
             let chunk = chunk_len(g.len(), threads);
-            let mut partial = [(GradientTotals::default(), Sums::new()); MAX_SHARDS];
             // One piece of `chunk` values, the `i`th, block by block (each block stays in L1).
-            let piece = |i: usize,
-                         g: &mut [f32],
-                         mut averages: Option<(&mut [f32], &mut [f32])>,
-                         part: &mut (GradientTotals, Sums)| {
-                for (k, g) in g.chunks_mut(BLOCK).enumerate() {
-                    let at = i * chunk + k * BLOCK;
-                    weighted_sum(g, a_parts, at, weights);
-                    if let Some(rebar) = rebar {
-                        let mut b = [0.0f32; BLOCK];
-                        let b = &mut b[..if with_b { g.len() } else { 0 }];
-                        if with_b {
-                            weighted_sum(b, b_parts, at, weights);
+            let piece =
+                |i: usize, g: &mut [f32], mut averages: Option<(&mut [f32], &mut [f32])>, out: &mut [BlockSums]| {
+                    for (k, (g, out)) in g.chunks_mut(BLOCK).zip(out).enumerate() {
+                        let at = i * chunk + k * BLOCK;
+                        *out = BlockSums::default();
+                        if !one {
+                            weighted_sum(g, a_parts, at, weights);
                         }
-                        part.0.add(&rebar.combine_slice(t, g, b));
-                    }
-                    match &mut averages {
-                        Some((m1, m2)) => {
-                            let r = k * BLOCK..k * BLOCK + g.len();
-                            fold(g, &mut m1[r.clone()], &mut m2[r], &mut part.1);
+                        if let Some(rebar) = rebar {
+                            let mut sum = [0.0f32; BLOCK];
+                            let b: &[f32] = match (with_b, one) {
+                                (false, _) => &[],
+                                (true, true) => &b_parts[0][at..at + g.len()],
+                                (true, false) => {
+                                    weighted_sum(&mut sum[..g.len()], b_parts, at, weights);
+                                    &sum[..g.len()]
+                                }
+                            };
+                            let block = rebar.combine_slice(t, g, b);
+                            out.squares = block.sum_squares;
+                            out.products = block.g_dot_b.get(t).copied().unwrap_or(0.0);
                         }
-                        None => check_finite(g, &mut part.1),
+                        match &mut averages {
+                            Some((m1, m2)) => {
+                                let r = k * BLOCK..k * BLOCK + g.len();
+                                fold(g, &mut m1[r.clone()], &mut m2[r], &mut out.sums);
+                            }
+                            None => check_finite(g, &mut out.sums),
+                        }
                     }
-                }
-            };
+                };
+            let block_chunk = chunk / BLOCK;
             match tracker.as_deref_mut() {
                 Some(tracker) => {
                     let (m1, m2) = (tracker.first.tensor_mut(t), tracker.second.tensor_mut(t));
                     g.par_chunks_mut(chunk)
                         .zip(m1.par_chunks_mut(chunk))
                         .zip(m2.par_chunks_mut(chunk))
-                        .zip(partial.par_iter_mut())
+                        .zip(blocks.par_chunks_mut(block_chunk))
                         .enumerate()
-                        .for_each(|(i, (((g, m1), m2), part))| piece(i, g, Some((m1, m2)), part));
+                        .for_each(|(i, (((g, m1), m2), out))| piece(i, g, Some((m1, m2)), out));
                 }
                 None => {
-                    let pieces = g.par_chunks_mut(chunk).zip(partial.par_iter_mut()).enumerate();
-                    pieces.for_each(|(i, (g, part))| piece(i, g, None, part));
+                    let pieces = g.par_chunks_mut(chunk).zip(blocks.par_chunks_mut(block_chunk)).enumerate();
+                    pieces.for_each(|(i, (g, out))| piece(i, g, None, out));
                 }
             }
-            for (part_totals, part_sums) in &partial[..g.len().div_ceil(chunk)] {
-                totals.add(part_totals);
-                sums.merge(part_sums);
+            // The tensor's sums as one pass over it would add them: block after block from zero.
+            let mut tensor = GradientTotals { count: g.len(), ..GradientTotals::default() };
+            let mut products = 0.0f64;
+            for block in blocks.iter() {
+                tensor.sum_squares += block.squares;
+                products += block.products;
+                sums.merge(&block.sums);
             }
+            if let Some(p) = tensor.g_dot_b.get_mut(t) {
+                *p = products;
+            }
+            totals.add(&tensor);
         }
         (totals, sums)
     }
@@ -424,6 +508,30 @@ fn average_pending_gradients<M: Sbn<H, Input = [f32; X]>, const X: usize, const 
             at += g.len();
         });
     }
+}
+
+/// Runs `f` on this thread while up to `helpers` other threads of the pool spin, so that they
+/// are awake for the element-wise work that follows (a sleeping thread takes ~100 µs to wake
+/// on the machines this was measured on). `f` must not itself run parallel work: a thread
+/// waiting for it could pick up a spinner, which would wait for `f` in turn. Through nested
+/// `rayon::join`s, whose jobs live on the stack: a step does not allocate.
+fn keep_spinning<R: Send>(helpers: usize, f: impl FnOnce() -> R + Send) -> R {
+    let done = AtomicBool::new(false);
+    spin_beside(helpers, &done, f)
+}
+
+fn spin_beside<R: Send>(helpers: usize, done: &AtomicBool, f: impl FnOnce() -> R + Send) -> R {
+    if helpers == 0 {
+        let r = f();
+        done.store(true, Ordering::Release);
+        return r;
+    }
+    let spin = || {
+        while !done.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+    };
+    rayon::join(|| spin_beside(helpers - 1, done, f), spin).0
 }
 
 /// The piece of a tensor of `len` values each of `threads` threads takes: whole blocks.

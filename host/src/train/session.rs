@@ -101,9 +101,10 @@ where
     M: Sbn<H, Input = [f32; X], Target = [f32; Y]> + Send + Sync,
 {
     /// A new run: the model initialised from the seed, the data means set from the training
-    /// split; or the folder's checkpoint if `out.resume`. With `config.train_threads` > 1,
-    /// `replicas` holds that many fresh estimators of the same kind less one (see
-    /// [`DataParallel::new`]).
+    /// split; or the folder's checkpoint if `out.resume`. With several shards
+    /// ([`TrainConfig::shards`]), `replicas` holds that many fresh estimators of the same kind
+    /// less one (see [`DataParallel::with_threads`]); with several shards or threads the step is
+    /// the data-parallel one.
     pub fn new(
         config: TrainConfig,
         data: &'d Dataset,
@@ -118,10 +119,11 @@ where
         super::feed::split_row(&mean, &mut input_mean, &mut target_mean);
         model.set_data_mean(&input_mean, &target_mean);
         let feed = Feed::new(&data.train, config.batch, config.seed);
-        let stepper = if replicas.is_empty() {
+        let stepper = if replicas.is_empty() && config.train_threads <= 1 {
             Stepper::Single { estimator, grad: bytemuck::zeroed_box(), scratch: bytemuck::zeroed_box() }
         } else {
-            Stepper::Parallel(Box::new(DataParallel::new(estimator, replicas).map_err(TrainError::Config)?))
+            let parallel = DataParallel::with_threads(estimator, replicas, config.train_threads);
+            Stepper::Parallel(Box::new(parallel.map_err(TrainError::Config)?))
         };
         let mut session = Session {
             config,
@@ -177,14 +179,14 @@ where
     fn restore(&mut self) -> Result<(), TrainError> {
         let path = self.checkpoint_path();
         let (header, mut reader) = checkpoint::read(&path)?;
-        let (mut saved, mut wanted) = (header.config.clone(), self.config.clone());
-        // A resumed run may extend its step budget; everything else must be the same run.
-        saved.steps = 0;
-        wanted.steps = 0;
-        if saved != wanted {
+        // A resumed run may extend its step budget and change its threads; everything else must
+        // be the same run.
+        if header.config.identity() != self.config.identity() {
+            let (saved, wanted) = (header.config.shards(), self.config.shards());
+            let hint = if saved != wanted { format!(" (it was trained with --shards {saved})") } else { String::new() };
             return Err(TrainError::Checkpoint {
                 file: path,
-                problem: format!("it belongs to a different run: {:?}, not {:?}", header.config, self.config),
+                problem: format!("it belongs to a different run{hint}: {:?}, not {:?}", header.config, self.config),
             });
         }
         self.visit(&mut reader);

@@ -1,6 +1,6 @@
 //! The official gradient-variance metric (rebar-reference.md §8.3): exponential moving averages
 //! (decay 0.999, started at 0 with no bias correction) of every gradient component g_j and of
-//! g_j², and per step the estimate mean_j(EMA[g_j²] − EMA[g_j]²).
+//! g_j², and per step the estimate mean_j(EMA\[g_j²\] − EMA\[g_j\]²).
 
 use rebar_core::Tensors;
 use rebar_core::math::simd::{LANES, load, load_partial, store, store_partial};
@@ -61,7 +61,7 @@ impl Sums {
         self.finite &= other.finite;
     }
 
-    /// mean_j(EMA[g_j²] − EMA[g_j]²), or `None` if a value was not finite.
+    /// mean_j(EMA\[g_j²\] − EMA\[g_j\]²), or `None` if a value was not finite.
     pub fn variance(&self) -> Option<f64> {
         self.finite().then(|| self.total / self.count.max(1) as f64)
     }
