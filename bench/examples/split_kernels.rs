@@ -1,9 +1,9 @@
 //! How to split a dense kernel over two threads: the linear 1-layer model's decoder shapes at
 //! batch 24 (x: 24×200, W: 200×784), each kernel on one thread, then on two threads split by
-//! batch rows (what `rebar train --train-threads 2` does: each thread streams the whole W, and a
-//! weight gradient needs one whole dW per thread, summed afterwards) or by output columns (each
-//! thread streams half of W; this needs W stored as two column blocks, emulated here by two
-//! separate 200×392 matrices).
+//! batch rows (what `rebar train --train-threads 2 --shards 2` does: each thread streams the
+//! whole W, and a weight gradient needs one whole dW per thread, summed afterwards) or by output
+//! columns (each thread streams half of W; this needs W stored as two column blocks, emulated
+//! here by two separate 200×392 matrices).
 //!
 //! `cargo run --release -p rebar-bench --example split_kernels [-- ITERATIONS]`
 //!
