@@ -526,9 +526,11 @@ fn spin_beside<R: Send>(helpers: usize, done: &AtomicBool, f: impl FnOnce() -> R
         done.store(true, Ordering::Release);
         return r;
     }
+    // Yielding rather than only spinning: with more busy threads than cores (two runs side by
+    // side), a spinner must not hold the core that the estimate is waiting for.
     let spin = || {
         while !done.load(Ordering::Acquire) {
-            std::hint::spin_loop();
+            std::thread::yield_now();
         }
     };
     rayon::join(|| spin_beside(helpers - 1, done, f), spin).0
