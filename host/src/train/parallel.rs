@@ -35,7 +35,8 @@
 //! inside [`DataParallel::pool`]'s `install`: between the phases of a step the pool's threads
 //! then spin for work instead of sleeping, and waking a sleeping thread costs ~100 µs on the
 //! 2-vCPU VMs this was measured on — more than some of the phases. With one shard the other
-//! threads have nothing to do while it is estimated, so they spin through it on purpose.
+//! threads have nothing to do while it is estimated, so they wait through it awake, yielding
+//! their cores to whatever else wants them.
 //!
 //! # Example
 //! Learned-temperature REBAR on a small model, a batch of 6 split over 2 threads:
@@ -122,6 +123,7 @@ pub struct DataParallel<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: us
     pending: Vec<f32>,
     /// The reduction's sums per block of the tensor being reduced, added up in block order.
     blocks: Vec<BlockSums>,
+    /// The pool's threads.
     threads: usize,
     pool: Arc<rayon::ThreadPool>,
 }
@@ -186,7 +188,7 @@ where
         }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
-            .thread_name(|i| format!("rebar-shard-{i}"))
+            .thread_name(|i| format!("rebar-step-{i}"))
             .build()
             .map_err(|e| format!("cannot start {threads} training threads: {e}"))?;
         let shard = |estimator| Shard {
