@@ -284,7 +284,7 @@ where
         let pool = self.pool.clone();
         pool.install(|| {
             let helpers = if self.shards.len() == 1 { self.threads - 1 } else { 0 };
-            let weights = keep_spinning(helpers, || self.estimate(model, inputs, targets, rng));
+            let weights = keep_awake(helpers, || self.estimate(model, inputs, targets, rng));
             let weights = &weights[..self.shards.len()];
             if let [shard] = &mut self.shards[..] {
                 // One shard's gradient is the total: take it as it is (its buffer gets the old
@@ -296,7 +296,7 @@ where
             if !sums.finite() {
                 return StepOutcome { diagnostics: self.shards[0].diagnostics, finite: false, variance: None };
             }
-            let mut diagnostics = keep_spinning(helpers, || self.variance_gradients(model, &totals));
+            let mut diagnostics = keep_awake(helpers, || self.variance_gradients(model, &totals));
             diagnostics.elbo = self.shards.iter().zip(weights).map(|(s, &c)| c * s.diagnostics.elbo).sum();
             self.update(model, adam, weights, lr, cv_lr);
             StepOutcome { diagnostics, finite: true, variance: sums.variance().filter(|_| tracked) }
@@ -512,30 +512,32 @@ fn average_pending_gradients<M: Sbn<H, Input = [f32; X]>, const X: usize, const 
     }
 }
 
-/// Runs `f` on this thread while up to `helpers` other threads of the pool spin, so that they
-/// are awake for the element-wise work that follows (a sleeping thread takes ~100 µs to wake
-/// on the machines this was measured on). `f` must not itself run parallel work: a thread
-/// waiting for it could pick up a spinner, which would wait for `f` in turn. Through nested
-/// `rayon::join`s, whose jobs live on the stack: a step does not allocate.
-fn keep_spinning<R: Send>(helpers: usize, f: impl FnOnce() -> R + Send) -> R {
+/// Runs `f` on this thread while up to `helpers` other threads of the pool wait awake (polling
+/// a flag and yielding their cores), so that they are ready for the element-wise work that
+/// follows (a sleeping thread takes ~100 µs to wake on the machines this was measured on). `f`
+/// must not itself run parallel work: a thread waiting for it could pick up a waiter, which
+/// would wait for `f` in turn. Through nested `rayon::join`s, whose jobs live on the stack: a
+/// step does not allocate.
+fn keep_awake<R: Send>(helpers: usize, f: impl FnOnce() -> R + Send) -> R {
     let done = AtomicBool::new(false);
-    spin_beside(helpers, &done, f)
+    wait_beside(helpers, &done, f)
 }
 
-fn spin_beside<R: Send>(helpers: usize, done: &AtomicBool, f: impl FnOnce() -> R + Send) -> R {
+/// [`keep_awake`] with its flag: `f` beside `helpers` waiters, each in a `rayon::join` of its own.
+fn wait_beside<R: Send>(helpers: usize, done: &AtomicBool, f: impl FnOnce() -> R + Send) -> R {
     if helpers == 0 {
         let r = f();
         done.store(true, Ordering::Release);
         return r;
     }
     // Yielding rather than only spinning: with more busy threads than cores (two runs side by
-    // side), a spinner must not hold the core that the estimate is waiting for.
-    let spin = || {
+    // side), a waiter must not hold the core that the estimate is waiting for.
+    let wait = || {
         while !done.load(Ordering::Acquire) {
             std::thread::yield_now();
         }
     };
-    rayon::join(|| spin_beside(helpers - 1, done, f), spin).0
+    rayon::join(|| wait_beside(helpers - 1, done, f), wait).0
 }
 
 /// The piece of a tensor of `len` values each of `threads` threads takes: whole blocks.
