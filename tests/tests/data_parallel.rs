@@ -11,6 +11,7 @@ use rebar_core::net::{Dense, Mlp2};
 use rebar_core::state::StateVisitor;
 use rebar_core::{Adam, AdamConfig, Sbn, Tensors};
 use rebar_host::train::parallel::DataParallel;
+use rebar_host::train::last_pass::fold_and_step_all;
 use rebar_host::train::variance::VarianceTracker;
 use rebar_host::train::{AnyEstimator, BATCH_CAPACITY, EstimatorKind, EstimatorOptions};
 use rebar_tests::{binary_row, boxed, rng, small_model};
@@ -289,8 +290,7 @@ fn run_wide(kind: EstimatorKind, shards: usize, threads: Option<usize>, steps: u
             for step in 0..steps {
                 model.load_batch(&batch, &batch, &mut scratch);
                 let d = estimator.estimate(&model, &mut scratch, &mut shard_rng(step, 0), &mut grad);
-                let variance = tracker.update(&grad);
-                adam.step(&mut model, &grad, LR, AdamConfig::REBAR);
+                let variance = fold_and_step_all(&*grad, &mut tracker, &mut *model, &mut *adam, LR);
                 estimator.update_control_variates(10.0 * LR);
                 prints.push(fingerprint(flat_tensors(&*grad), &model, &mut estimator, &adam, variance, d.elbo));
             }

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod config;
 pub mod eval;
 pub mod feed;
+pub mod last_pass;
 pub mod parallel;
 pub mod session;
 pub mod variance;

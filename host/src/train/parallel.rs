@@ -89,17 +89,16 @@ use rebar_core::{Adam, AdamConfig, Diagnostics, Sbn};
 
 use super::BATCH_CAPACITY as B;
 use super::any::AnyEstimator;
-use super::variance::{Sums, VarianceTracker, check_finite, fold};
+// The element block the passes over the gradient work in: small enough to stay in L1, and the
+// variance metric's own summation block, so that splitting a tensor never splits one of them.
+use super::last_pass::{BLOCK, fold_and_step};
+use super::variance::{Sums, VarianceTracker};
 
 /// The most shards a data-parallel step may split its batch into.
 pub const MAX_SHARDS: usize = 8;
 
 /// The most threads a data-parallel step may use.
 pub const MAX_THREADS: usize = 8;
-
-/// The element block the reductions work in: small enough to stay in L1, and the variance
-/// tracker's own summation block, so that splitting a tensor never splits one of its blocks.
-const BLOCK: usize = 1024;
 
 /// One shard's workspace and its replica of the estimator.
 struct Shard<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize> {
@@ -128,7 +127,8 @@ pub struct DataParallel<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: us
     pool: Arc<rayon::ThreadPool>,
 }
 
-/// One block's share of the reduction's sums (see [`DataParallel::reduce`]).
+/// One block's share of the sums over the gradient: REBAR's and RELAX's (see
+/// [`DataParallel::reduce`]) and the variance metric's (see [`DataParallel::update`]).
 #[derive(Debug, Clone, Copy)]
 struct BlockSums {
     /// Σ g² over the block (REBAR, RELAX).
@@ -150,8 +150,9 @@ impl Default for BlockSums {
 pub struct StepOutcome {
     /// The estimator's diagnostics, with the ELBO averaged over the whole batch.
     pub diagnostics: Diagnostics,
-    /// Whether the gradient was finite; if not, the model and the control variates were left as
-    /// they were.
+    /// Whether the gradient was finite; if not, the control variates were left as they were but
+    /// the model's parameters may be partly updated (see [`last_pass`](super::last_pass)): the
+    /// run must stop.
     pub finite: bool,
     /// The variance metric of [`VarianceTracker`], if one was given and the gradient was finite.
     pub variance: Option<f64>,
@@ -292,13 +293,14 @@ where
                 std::mem::swap(&mut self.total, &mut shard.grad);
             }
             let tracked = tracker.is_some();
-            let (totals, sums) = self.reduce(tracker, weights);
-            if !sums.finite() {
-                return StepOutcome { diagnostics: self.shards[0].diagnostics, finite: false, variance: None };
-            }
+            let totals = self.reduce(weights);
             let mut diagnostics = keep_awake(helpers, || self.variance_gradients(model, &totals));
             diagnostics.elbo = self.shards.iter().zip(weights).map(|(s, &c)| c * s.diagnostics.elbo).sum();
-            self.update(model, adam, weights, lr, cv_lr);
+            let sums = self.update(model, adam, tracker, weights, lr);
+            if !sums.finite() {
+                return StepOutcome { diagnostics, finite: false, variance: None };
+            }
+            self.shards.par_iter_mut().for_each(|shard| shard.estimator.update_control_variates(cv_lr));
             StepOutcome { diagnostics, finite: true, variance: sums.variance().filter(|_| tracked) }
         })
     }
@@ -361,42 +363,76 @@ where
         self.shards[0].diagnostics
     }
 
-    /// Phase 4: Adam, split by element ranges into a few pieces per thread, while one thread
-    /// first averages the replicas' pending control-variate gradients (serial, but short) and
-    /// the other starts on Adam's pieces; then every replica takes the same control-variate
-    /// step.
-    fn update(&mut self, model: &mut M, adam: &mut Adam<M>, weights: &[f32], lr: f32, cv_lr: f32) {
-        let adam_step = adam.begin_step(lr, AdamConfig::REBAR);
+    /// Phase 4, the last pass over the gradient ([`last_pass`](super::last_pass)): the variance
+    /// metric's fold into `tracker` (or only the finiteness check) and Adam's step, split by
+    /// whole blocks into a few pieces per thread, while one thread first averages the replicas'
+    /// pending control-variate gradients (serial, but short). Returns the metric's sums, added
+    /// up block after block as one pass over the whole gradient adds them.
+    fn update(
+        &mut self,
+        model: &mut M,
+        adam: &mut Adam<M>,
+        mut tracker: Option<&mut VarianceTracker<M>>,
+        weights: &[f32],
+        lr: f32,
+    ) -> Sums {
+        let step = adam.begin_step(lr, AdamConfig::REBAR);
         let pieces = 4 * self.threads;
-        let (total, shards, pending) = (&self.total, &mut self.shards, &mut self.pending);
-        rayon::join(
-            || average_pending_gradients(shards, pending, weights),
-            || {
-                for t in 0..M::COUNT {
-                    let (p, g) = (model.tensor_mut(t), total.tensor(t));
-                    let (m, v) = (adam.m.tensor_mut(t), adam.v.tensor_mut(t));
-                    let chunk = chunk_len(p.len(), pieces);
-                    p.par_chunks_mut(chunk)
-                        .zip(g.par_chunks(chunk))
-                        .zip(m.par_chunks_mut(chunk))
-                        .zip(v.par_chunks_mut(chunk))
-                        .for_each(|(((p, g), m), v)| adam_step.apply(p, g, m, v));
+        let (total, shards, pending, blocks) = (&self.total, &mut self.shards, &mut self.pending, &mut self.blocks);
+        let fold_and_step_all = || {
+            let mut sums = Sums::new();
+            for t in 0..M::COUNT {
+                let (g, p) = (total.tensor(t), model.tensor_mut(t));
+                let (m, v) = (adam.m.tensor_mut(t), adam.v.tensor_mut(t));
+                let blocks = &mut blocks[..g.len().div_ceil(BLOCK)];
+                let chunk = chunk_len(g.len(), pieces);
+                let params = p.par_chunks_mut(chunk).zip(m.par_chunks_mut(chunk)).zip(v.par_chunks_mut(chunk));
+                let pieces = g.par_chunks(chunk).zip(params).zip(blocks.par_chunks_mut(chunk / BLOCK));
+                // One piece, block by block, each block's sums apart.
+                let piece = |g: &[f32],
+                             averages: Option<(&mut [f32], &mut [f32])>,
+                             [p, m, v]: [&mut [f32]; 3],
+                             out: &mut [BlockSums]| {
+                    let params = p.chunks_mut(BLOCK).zip(m.chunks_mut(BLOCK)).zip(v.chunks_mut(BLOCK));
+                    let mut averages = averages.map(|(m1, m2)| (m1.chunks_mut(BLOCK), m2.chunks_mut(BLOCK)));
+                    for ((g, ((p, m), v)), out) in g.chunks(BLOCK).zip(params).zip(out) {
+                        out.sums = Sums::new();
+                        let block_averages = averages.as_mut().and_then(|(m1, m2)| m1.next().zip(m2.next()));
+                        fold_and_step(g, block_averages, [p, m, v], &step, &mut out.sums);
+                    }
+                };
+                match tracker.as_deref_mut() {
+                    Some(tracker) => {
+                        let (m1, m2) = (tracker.first.tensor_mut(t), tracker.second.tensor_mut(t));
+                        let averages = m1.par_chunks_mut(chunk).zip(m2.par_chunks_mut(chunk));
+                        pieces
+                            .zip(averages)
+                            .for_each(|(((g, ((p, m), v)), out), (m1, m2))| piece(g, Some((m1, m2)), [p, m, v], out));
+                    }
+                    None => pieces.for_each(|((g, ((p, m), v)), out)| piece(g, None, [p, m, v], out)),
                 }
-            },
-        );
-        self.shards.par_iter_mut().for_each(|shard| shard.estimator.update_control_variates(cv_lr));
+                for block in blocks.iter() {
+                    sums.merge(&block.sums);
+                }
+            }
+            sums
+        };
+        rayon::join(|| average_pending_gradients(shards, pending, weights), fold_and_step_all).1
     }
 
     /// Phase 2: `total = Σ_w weights[w]·grad_w` (REBAR: `+ η ⊙ Σ_w weights[w]·B_w`, with the
-    /// sums of [`Rebar::combine_slice`]), folded into `tracker` (or only checked for
-    /// finiteness); each tensor split over the threads in whole blocks. Each block's sums are
-    /// kept apart and added up in block order afterwards, in the order of the single-threaded
-    /// step's own sums ([`Rebar::finish`](rebar_core::estimator::Rebar), [`VarianceTracker::update`]),
-    /// so that they do not depend on the number of threads.
-    fn reduce(&mut self, mut tracker: Option<&mut VarianceTracker<M>>, weights: &[f32]) -> (GradientTotals, Sums) {
-        let (mut totals, mut sums) = (GradientTotals::default(), Sums::new());
+    /// sums of [`Rebar::combine_slice`]); each tensor split over the threads in whole blocks.
+    /// Each block's sums are kept apart and added up in block order afterwards, in the order of
+    /// the single-threaded step's own sums ([`Rebar::finish`](rebar_core::estimator::Rebar)),
+    /// so that they do not depend on the number of threads. Nothing to do for one shard of an
+    /// estimator other than REBAR and RELAX.
+    fn reduce(&mut self, weights: &[f32]) -> GradientTotals {
+        let mut totals = GradientTotals::default();
         let (shards, threads) = (self.shards.len(), self.threads);
         let rebar: Option<&Rebar<M, X, H, B>> = self.shards[0].estimator.rebar_part();
+        if shards == 1 && rebar.is_none() {
+            return totals;
+        }
         for t in 0..M::COUNT {
             let mut a_parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
             let mut b_parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
@@ -414,67 +450,44 @@ where
             let blocks = &mut self.blocks[..g.len().div_ceil(BLOCK)];
             let chunk = chunk_len(g.len(), threads);
             // One piece of `chunk` values, the `i`th, block by block (each block stays in L1).
-            let piece =
-                |i: usize, g: &mut [f32], mut averages: Option<(&mut [f32], &mut [f32])>, out: &mut [BlockSums]| {
-                    for (k, (g, out)) in g.chunks_mut(BLOCK).zip(out).enumerate() {
-                        let at = i * chunk + k * BLOCK;
-                        *out = BlockSums::default();
-                        if !one {
-                            weighted_sum(g, a_parts, at, weights);
-                        }
-                        if let Some(rebar) = rebar {
-                            let mut sum = [0.0f32; BLOCK];
-                            let b: &[f32] = match (with_b, one) {
-                                (false, _) => &[],
-                                (true, true) => &b_parts[0][at..at + g.len()],
-                                (true, false) => {
-                                    weighted_sum(&mut sum[..g.len()], b_parts, at, weights);
-                                    &sum[..g.len()]
-                                }
-                            };
-                            let block = rebar.combine_slice(t, g, b);
-                            out.squares = block.sum_squares;
-                            out.products = block.g_dot_b.get(t).copied().unwrap_or(0.0);
-                        }
-                        match &mut averages {
-                            Some((m1, m2)) => {
-                                let r = k * BLOCK..k * BLOCK + g.len();
-                                fold(g, &mut m1[r.clone()], &mut m2[r], &mut out.sums);
-                            }
-                            None => check_finite(g, &mut out.sums),
-                        }
+            let piece = |i: usize, g: &mut [f32], out: &mut [BlockSums]| {
+                for (k, (g, out)) in g.chunks_mut(BLOCK).zip(out).enumerate() {
+                    let at = i * chunk + k * BLOCK;
+                    *out = BlockSums::default();
+                    if !one {
+                        weighted_sum(g, a_parts, at, weights);
                     }
-                };
-            let block_chunk = chunk / BLOCK;
-            match tracker.as_deref_mut() {
-                Some(tracker) => {
-                    let (m1, m2) = (tracker.first.tensor_mut(t), tracker.second.tensor_mut(t));
-                    g.par_chunks_mut(chunk)
-                        .zip(m1.par_chunks_mut(chunk))
-                        .zip(m2.par_chunks_mut(chunk))
-                        .zip(blocks.par_chunks_mut(block_chunk))
-                        .enumerate()
-                        .for_each(|(i, (((g, m1), m2), out))| piece(i, g, Some((m1, m2)), out));
+                    if let Some(rebar) = rebar {
+                        let mut sum = [0.0f32; BLOCK];
+                        let b: &[f32] = match (with_b, one) {
+                            (false, _) => &[],
+                            (true, true) => &b_parts[0][at..at + g.len()],
+                            (true, false) => {
+                                weighted_sum(&mut sum[..g.len()], b_parts, at, weights);
+                                &sum[..g.len()]
+                            }
+                        };
+                        let block = rebar.combine_slice(t, g, b);
+                        out.squares = block.sum_squares;
+                        out.products = block.g_dot_b.get(t).copied().unwrap_or(0.0);
+                    }
                 }
-                None => {
-                    let pieces = g.par_chunks_mut(chunk).zip(blocks.par_chunks_mut(block_chunk)).enumerate();
-                    pieces.for_each(|(i, (g, out))| piece(i, g, None, out));
-                }
-            }
+            };
+            let pieces = g.par_chunks_mut(chunk).zip(blocks.par_chunks_mut(chunk / BLOCK)).enumerate();
+            pieces.for_each(|(i, (g, out))| piece(i, g, out));
             // The tensor's sums as one pass over it would add them: block after block from zero.
             let mut tensor = GradientTotals { count: g.len(), ..GradientTotals::default() };
             let mut products = 0.0f64;
             for block in blocks.iter() {
                 tensor.sum_squares += block.squares;
                 products += block.products;
-                sums.merge(&block.sums);
             }
             if let Some(p) = tensor.g_dot_b.get_mut(t) {
                 *p = products;
             }
             totals.add(&tensor);
         }
-        (totals, sums)
+        totals
     }
 }
 

@@ -8,13 +8,14 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rebar_core::state::visit_tensors;
-use rebar_core::{Adam, AdamConfig, Sbn};
+use rebar_core::{Adam, Sbn};
 
 use super::any::AnyEstimator;
 use super::checkpoint::{self, EpochSums, Header};
 use super::config::TrainConfig;
 use super::eval::{Evaluation, evaluate};
 use super::feed::{Feed, Stream, stream_rng};
+use super::last_pass::fold_and_step_all;
 use super::parallel::DataParallel;
 use super::variance::VarianceTracker;
 use super::{BATCH_CAPACITY as B, TrainError};
@@ -259,10 +260,14 @@ where
                 self.model.load_batch(inputs, targets, scratch);
                 let mut rng = stream_rng(seed, Stream::Noise, step);
                 let d = estimator.estimate(&self.model, scratch, &mut rng, grad);
-                // The tracker's pass over the gradient is also its finiteness check.
-                let variance = self.tracker.update(grad).filter(|_| d.elbo.is_finite());
+                // The variance metric's pass over the gradient is also its finiteness check,
+                // and takes Adam's step block by block (see `last_pass`).
+                let variance = if d.elbo.is_finite() {
+                    fold_and_step_all(&**grad, &mut self.tracker, &mut *self.model, &mut *self.adam, lr)
+                } else {
+                    None
+                };
                 if variance.is_some() {
-                    self.adam.step(&mut self.model, grad, lr, AdamConfig::REBAR);
                     estimator.update_control_variates(10.0 * lr);
                 }
                 (d, variance)
