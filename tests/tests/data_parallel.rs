@@ -10,8 +10,8 @@ use rebar_core::model::{Generative, OneLayer};
 use rebar_core::net::{Dense, Mlp2};
 use rebar_core::state::StateVisitor;
 use rebar_core::{Adam, AdamConfig, Sbn, Tensors};
-use rebar_host::train::parallel::DataParallel;
 use rebar_host::train::last_pass::fold_and_step_all;
+use rebar_host::train::parallel::DataParallel;
 use rebar_host::train::variance::VarianceTracker;
 use rebar_host::train::{AnyEstimator, BATCH_CAPACITY, EstimatorKind, EstimatorOptions};
 use rebar_tests::{binary_row, boxed, rng, small_model};
@@ -327,6 +327,62 @@ fn threads_do_not_change_a_sharded_run() {
         let one = run_wide(kind, 2, Some(1), 3);
         for threads in [2, 3] {
             assert!(run_wide(kind, 2, Some(threads), 3) == one, "{}: 2 shards on {threads} threads", kind.name());
+        }
+    }
+}
+
+/// The shards' weighted sum, added up where each block of the gradient is folded and stepped
+/// (estimators without a variance phase), is the sum of the shards' own estimates in shard order,
+/// bit for bit, and Adam's step on it; over tensors that span several blocks and pieces.
+#[test]
+fn sharded_gradient_is_the_weighted_sum_of_the_shards_bit_for_bit() {
+    let batch: Vec<[f32; 96]> = {
+        let mut data = rng(11);
+        (0..9).map(|_| binary_row(&mut data)).collect()
+    };
+    for kind in [EstimatorKind::Nvil, EstimatorKind::Disarm, EstimatorKind::Rebar] {
+        let new = || {
+            AnyEstimator::<Wide, 96, 32, BATCH_CAPACITY>::new(kind, EstimatorOptions::default(), &mut rng(3)).unwrap()
+        };
+        for threads in [1, 2, 3] {
+            let mut model = small_model::<Wide, 32>(5, &batch, &batch);
+            let mut expected_model = small_model::<Wide, 32>(5, &batch, &batch);
+            let mut adam = boxed::<Adam<Wide>>();
+            let mut parallel = DataParallel::with_threads(new(), vec![new()], threads).unwrap();
+            let out = parallel.step(&mut model, &mut adam, None, &batch, &batch, |w| shard_rng(0, w), LR, 10.0 * LR);
+            assert!(out.finite, "{}", kind.name());
+
+            // Each shard's estimate on its own (5 and 4 rows), summed in shard order.
+            let mut expected = boxed::<Wide>();
+            for (w, rows) in [0..5, 5..9].into_iter().enumerate() {
+                let (mut estimator, mut grad) = (new(), boxed::<Wide>());
+                let mut scratch = boxed::<<Wide as Sbn<32>>::Scratch<BATCH_CAPACITY>>();
+                expected_model.load_batch(&batch[rows.clone()], &batch[rows.clone()], &mut scratch);
+                estimator.estimate(&expected_model, &mut scratch, &mut shard_rng(0, w), &mut grad);
+                let c = rows.len() as f32 / 9.0;
+                for t in 0..Wide::COUNT {
+                    for (e, &g) in expected.tensor_mut(t).iter_mut().zip(grad.tensor(t)) {
+                        *e = if w == 0 { c * g } else { *e + c * g };
+                    }
+                }
+            }
+            if kind == EstimatorKind::Rebar {
+                // REBAR's shards add η·B to their summed A (in `reduce`): the tensors without a
+                // B are the plain sum.
+                for t in (0..Wide::COUNT).filter(|t| !Wide::encoder_tensors(0).contains(t)) {
+                    assert_eq!(parallel.gradient().tensor(t), expected.tensor(t), "{} tensor {t}", kind.name());
+                }
+                continue;
+            }
+            let got = flat_tensors(parallel.gradient());
+            assert!(got == flat_tensors(&*expected), "{} on {threads} threads: gradient", kind.name());
+            let mut expected_adam = boxed::<Adam<Wide>>();
+            expected_adam.step(&mut expected_model, &expected, LR, AdamConfig::REBAR);
+            assert!(
+                flat_tensors(&*model) == flat_tensors(&*expected_model),
+                "{} on {threads} threads: model",
+                kind.name()
+            );
         }
     }
 }

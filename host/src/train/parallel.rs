@@ -83,7 +83,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
-use rebar_core::estimator::{GradientTotals, Rebar, Reinforce};
+use rebar_core::estimator::{GradientTotals, Reinforce};
 use rebar_core::state::StateVisitor;
 use rebar_core::{Adam, AdamConfig, Diagnostics, Sbn};
 
@@ -378,24 +378,40 @@ where
     ) -> Sums {
         let step = adam.begin_step(lr, AdamConfig::REBAR);
         let pieces = 4 * self.threads;
-        let (total, shards, pending, blocks) = (&self.total, &mut self.shards, &mut self.pending, &mut self.blocks);
+        // Without REBAR's and RELAX's variance phase, the shards' gradients are summed here,
+        // block by block, rather than in a pass of their own (see `reduce`).
+        let sum_shards = self.shards.len() > 1 && self.shards[0].estimator.rebar_part().is_none();
+        let (total, pending, blocks, shards) =
+            (&mut self.total, &mut self.pending, &mut self.blocks, self.shards.len());
+        // The shards' gradients to read, their estimators to average (split borrows of the shards).
+        let mut grads: [Option<&M>; MAX_SHARDS] = [None; MAX_SHARDS];
+        let mut estimators: [Option<&mut AnyEstimator<M, X, H, B>>; MAX_SHARDS] = Default::default();
+        for (w, shard) in self.shards.iter_mut().enumerate() {
+            (grads[w], estimators[w]) = (Some(&*shard.grad), Some(&mut shard.estimator));
+        }
         let fold_and_step_all = || {
             let mut sums = Sums::new();
             for t in 0..M::COUNT {
-                let (g, p) = (total.tensor(t), model.tensor_mut(t));
+                let (g, p) = (total.tensor_mut(t), model.tensor_mut(t));
                 let (m, v) = (adam.m.tensor_mut(t), adam.v.tensor_mut(t));
+                let parts: [&[f32]; MAX_SHARDS] = grads.map(|grad| grad.map_or(&[][..], |grad| grad.tensor(t)));
+                let parts = if sum_shards { Some(&parts[..shards]) } else { None };
                 let blocks = &mut blocks[..g.len().div_ceil(BLOCK)];
                 let chunk = chunk_len(g.len(), pieces);
                 let params = p.par_chunks_mut(chunk).zip(m.par_chunks_mut(chunk)).zip(v.par_chunks_mut(chunk));
-                let pieces = g.par_chunks(chunk).zip(params).zip(blocks.par_chunks_mut(chunk / BLOCK));
-                // One piece, block by block, each block's sums apart.
-                let piece = |g: &[f32],
+                let pieces = g.par_chunks_mut(chunk).zip(params).zip(blocks.par_chunks_mut(chunk / BLOCK)).enumerate();
+                // The `i`th piece, block by block, each block's sums apart.
+                let piece = |i: usize,
+                             g: &mut [f32],
                              averages: Option<(&mut [f32], &mut [f32])>,
                              [p, m, v]: [&mut [f32]; 3],
                              out: &mut [BlockSums]| {
                     let params = p.chunks_mut(BLOCK).zip(m.chunks_mut(BLOCK)).zip(v.chunks_mut(BLOCK));
                     let mut averages = averages.map(|(m1, m2)| (m1.chunks_mut(BLOCK), m2.chunks_mut(BLOCK)));
-                    for ((g, ((p, m), v)), out) in g.chunks(BLOCK).zip(params).zip(out) {
+                    for (k, ((g, ((p, m), v)), out)) in g.chunks_mut(BLOCK).zip(params).zip(out).enumerate() {
+                        if let Some(parts) = parts {
+                            weighted_sum(g, parts, i * chunk + k * BLOCK, weights);
+                        }
                         out.sums = Sums::new();
                         let block_averages = averages.as_mut().and_then(|(m1, m2)| m1.next().zip(m2.next()));
                         fold_and_step(g, block_averages, [p, m, v], &step, &mut out.sums);
@@ -405,11 +421,11 @@ where
                     Some(tracker) => {
                         let (m1, m2) = (tracker.first.tensor_mut(t), tracker.second.tensor_mut(t));
                         let averages = m1.par_chunks_mut(chunk).zip(m2.par_chunks_mut(chunk));
-                        pieces
-                            .zip(averages)
-                            .for_each(|(((g, ((p, m), v)), out), (m1, m2))| piece(g, Some((m1, m2)), [p, m, v], out));
+                        pieces.zip(averages).for_each(|((i, ((g, ((p, m), v)), out)), (m1, m2))| {
+                            piece(i, g, Some((m1, m2)), [p, m, v], out)
+                        });
                     }
-                    None => pieces.for_each(|((g, ((p, m), v)), out)| piece(g, None, [p, m, v], out)),
+                    None => pieces.for_each(|(i, ((g, ((p, m), v)), out))| piece(i, g, None, [p, m, v], out)),
                 }
                 for block in blocks.iter() {
                     sums.merge(&block.sums);
@@ -417,22 +433,22 @@ where
             }
             sums
         };
-        rayon::join(|| average_pending_gradients(shards, pending, weights), fold_and_step_all).1
+        let estimators = &mut estimators[..shards];
+        rayon::join(|| average_pending_gradients(estimators, pending, weights), fold_and_step_all).1
     }
 
     /// Phase 2: `total = Σ_w weights[w]·grad_w` (REBAR: `+ η ⊙ Σ_w weights[w]·B_w`, with the
     /// sums of [`Rebar::combine_slice`]); each tensor split over the threads in whole blocks.
     /// Each block's sums are kept apart and added up in block order afterwards, in the order of
     /// the single-threaded step's own sums ([`Rebar::finish`](rebar_core::estimator::Rebar)),
-    /// so that they do not depend on the number of threads. Nothing to do for one shard of an
-    /// estimator other than REBAR and RELAX.
+    /// so that they do not depend on the number of threads. REBAR and RELAX only: the other
+    /// estimators' shards are summed in the last pass ([`DataParallel::update`]).
     fn reduce(&mut self, weights: &[f32]) -> GradientTotals {
         let mut totals = GradientTotals::default();
         let (shards, threads) = (self.shards.len(), self.threads);
-        let rebar: Option<&Rebar<M, X, H, B>> = self.shards[0].estimator.rebar_part();
-        if shards == 1 && rebar.is_none() {
+        let Some(rebar) = self.shards[0].estimator.rebar_part() else {
             return totals;
-        }
+        };
         for t in 0..M::COUNT {
             let mut a_parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
             let mut b_parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
@@ -443,7 +459,7 @@ where
                 }
             }
             let (a_parts, b_parts) = (&a_parts[..shards], &b_parts[..shards]);
-            let with_b = rebar.is_some_and(|r| r.has_control_variate_part(t));
+            let with_b = rebar.has_control_variate_part(t);
             // One shard: `total` already holds its gradient (see `step`), and its B is read as it is.
             let one = shards == 1;
             let g = self.total.tensor_mut(t);
@@ -457,20 +473,18 @@ where
                     if !one {
                         weighted_sum(g, a_parts, at, weights);
                     }
-                    if let Some(rebar) = rebar {
-                        let mut sum = [0.0f32; BLOCK];
-                        let b: &[f32] = match (with_b, one) {
-                            (false, _) => &[],
-                            (true, true) => &b_parts[0][at..at + g.len()],
-                            (true, false) => {
-                                weighted_sum(&mut sum[..g.len()], b_parts, at, weights);
-                                &sum[..g.len()]
-                            }
-                        };
-                        let block = rebar.combine_slice(t, g, b);
-                        out.squares = block.sum_squares;
-                        out.products = block.g_dot_b.get(t).copied().unwrap_or(0.0);
-                    }
+                    let mut sum = [0.0f32; BLOCK];
+                    let b: &[f32] = match (with_b, one) {
+                        (false, _) => &[],
+                        (true, true) => &b_parts[0][at..at + g.len()],
+                        (true, false) => {
+                            weighted_sum(&mut sum[..g.len()], b_parts, at, weights);
+                            &sum[..g.len()]
+                        }
+                    };
+                    let block = rebar.combine_slice(t, g, b);
+                    out.squares = block.sum_squares;
+                    out.products = block.g_dot_b.get(t).copied().unwrap_or(0.0);
                 }
             };
             let pieces = g.par_chunks_mut(chunk).zip(blocks.par_chunks_mut(chunk / BLOCK)).enumerate();
@@ -494,16 +508,16 @@ where
 /// Replaces every replica's pending control-variate gradients by their average weighted by
 /// `weights`, through the buffer `pending` (sized by the first call).
 fn average_pending_gradients<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize>(
-    shards: &mut [Shard<M, X, H>],
+    estimators: &mut [Option<&mut AnyEstimator<M, X, H, B>>],
     pending: &mut Vec<f32>,
     weights: &[f32],
 ) {
-    if shards.len() < 2 {
+    if estimators.len() < 2 {
         return;
     }
-    for (w, shard) in shards.iter_mut().enumerate() {
+    for (w, estimator) in estimators.iter_mut().flatten().enumerate() {
         let (mut at, c) = (0, weights[w]);
-        shard.estimator.visit_pending_gradients(&mut |g| {
+        estimator.visit_pending_gradients(&mut |g| {
             if pending.len() < at + g.len() {
                 pending.resize(at + g.len(), 0.0);
             }
@@ -516,9 +530,9 @@ fn average_pending_gradients<M: Sbn<H, Input = [f32; X]>, const X: usize, const 
             at += g.len();
         });
     }
-    for shard in shards {
+    for estimator in estimators.iter_mut().flatten() {
         let mut at = 0;
-        shard.estimator.visit_pending_gradients(&mut |g| {
+        estimator.visit_pending_gradients(&mut |g| {
             g.copy_from_slice(&pending[at..at + g.len()]);
             at += g.len();
         });
