@@ -76,6 +76,7 @@
 #![forbid(unsafe_code)]
 
 pub mod estimator;
+pub mod fork;
 pub mod linalg;
 pub mod math;
 pub mod model;
@@ -88,6 +89,7 @@ pub mod tensors;
 pub mod toy;
 
 pub use estimator::{Diagnostics, Estimator};
+pub use fork::{Fork, Serial};
 pub use model::{Relaxation, Sbn};
 pub use net::{Dense, GradWrite, Mlp1, Mlp2, Net, TanhDense, Then};
 pub use optim::{Adam, AdamConfig, AdamStep};

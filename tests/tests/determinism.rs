@@ -3,7 +3,7 @@
 
 use rebar_core::model::{Generative, TwoLayer};
 use rebar_core::net::Dense;
-use rebar_core::{Adam, AdamConfig, Sbn, Tensors};
+use rebar_core::{Adam, AdamConfig, Estimator, Sbn, Tensors};
 
 use rebar_tests::{binary_row, boxed, rng, small_model};
 
@@ -41,5 +41,55 @@ fn same_seed_same_bits_for_every_estimator() {
         let (a, b) = (run(label, 7), run(label, 7));
         assert_eq!(a, b, "{label}: two runs with the same seed differ");
         assert_ne!(a, run(label, 8), "{label}: a different seed gave the same bits");
+    }
+}
+
+/// REBAR's estimate with its halves forked ([`Rebar::estimate_parts_forked`], here through
+/// [`Serial`]: the host's threads are `tests/tests/data_parallel.rs`'s) is the plain estimate
+/// bit for bit, on two stochastic layers and for every kind of noise for z̃; then the variance
+/// gradients read the forked run's workspace as they read the plain one's.
+#[test]
+fn rebar_forked_halves_are_the_plain_estimate_bit_for_bit() {
+    use rebar_core::Serial;
+    use rebar_core::estimator::{Rebar, RebarConfig, TildeNoise};
+    let mut r = rng(1);
+    let inputs: Vec<[f32; 10]> = (0..B).map(|_| binary_row(&mut r)).collect();
+    let model = small_model::<Model, 4>(2, &inputs, &inputs);
+    let configs = [
+        RebarConfig::LEARNED,
+        RebarConfig::fixed(0.3),
+        RebarConfig { tilde: TildeNoise::CoupledAsOfficial, ..RebarConfig::LEARNED },
+        RebarConfig { tilde: TildeNoise::Independent, ..RebarConfig::fixed(0.3) },
+    ];
+    for config in configs {
+        let run = |forked: bool| {
+            let mut rebar = boxed::<Rebar<Model, 10, 4, B>>();
+            rebar.init(config, &mut rng(3)).unwrap();
+            let (mut s, mut s_score) =
+                (boxed::<<Model as Sbn<4>>::Scratch<B>>(), boxed::<<Model as Sbn<4>>::Scratch<B>>());
+            let mut grad = boxed::<Model>();
+            let mut noise = rng(9);
+            let mut bits = Vec::new();
+            for _ in 0..3 {
+                model.load_batch(&inputs, &inputs, &mut s);
+                model.load_batch(&inputs, &inputs, &mut s_score);
+                if forked {
+                    rebar.estimate_parts_forked(&model, &mut s, &mut s_score, &mut noise, &mut grad, &Serial);
+                } else {
+                    rebar.estimate_parts(&model, &mut s, &mut noise, &mut grad);
+                }
+                let mut totals = rebar_core::estimator::GradientTotals::default();
+                for t in 0..Model::COUNT {
+                    let b = rebar.control_variate_part().tensor(t).to_vec();
+                    totals.add(&rebar.combine_slice(t, grad.tensor_mut(t), &b));
+                    bits.extend(grad.tensor(t).iter().map(|v| v.to_bits()));
+                }
+                let d = rebar.variance_gradients(&model, &mut s, &grad, &totals);
+                bits.extend([d.elbo.to_bits(), d.variance_objective.unwrap().to_bits()]);
+                rebar.visit_pending_gradients(&mut |g| bits.extend(g.iter().map(|v| v.to_bits())));
+            }
+            bits
+        };
+        assert!(run(true) == run(false), "{config:?}");
     }
 }

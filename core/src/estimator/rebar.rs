@@ -43,6 +43,7 @@ use super::{
     Baseline, Cost, Diagnostics, Estimator, MAX_TENSORS, Scales, coupled_dz_tilde_minus_one,
     coupled_dz_tilde_minus_one_x8, draw_noise, set_score_dlogits,
 };
+use crate::fork::Fork;
 use crate::math::scalar::{logistic_noise, sigmoid, softplus};
 use crate::math::simd::{LANES, axpy_sum_squares_dot, load_partial, store_partial, sum_squares};
 use crate::model::{Relaxation, Sbn};
@@ -241,6 +242,69 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         rng: &mut R,
         grad: &mut M,
     ) -> bool {
+        let Some(n) = self.prepare_parts(s, grad) else { return false };
+        draw_noise::<M, H, B, R>(s, rng);
+        model.hard_forward(s, 0);
+        score_half(&mut self.baseline, model, s, grad, n);
+        for k in 0..M::LAYERS {
+            if self.independent_tilde {
+                self.independent_layer(model, s, k, n, rng);
+            } else {
+                self.halves().1.coupled_layer(model, s, k, n);
+            }
+        }
+        true
+    }
+
+    /// [`Rebar::estimate_parts`] with its two halves run through `fork` (on two threads, if the
+    /// caller's fork has them): the control-variate half B in `s`, the score half A in
+    /// `s_score`, a second workspace that must hold the same batch as `s`
+    /// ([`Sbn::load_batch`]) and whose hard pass the score half repeats, from the same noise.
+    /// Neither half reads what the other writes, so the results are [`Rebar::estimate_parts`]'s
+    /// bit for bit, and `s` afterwards serves [`Rebar::variance_gradients`] as it would. With
+    /// independent noise (B draws noise of its own) this is [`Rebar::estimate_parts`].
+    pub fn estimate_parts_forked<R: Rng + ?Sized, F: Fork>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        s_score: &mut M::Scratch<B>,
+        rng: &mut R,
+        grad: &mut M,
+        fork: &F,
+    ) -> bool
+    where
+        M: Send + Sync,
+        M::Scratch<B>: Send,
+    {
+        if self.independent_tilde {
+            return self.estimate_parts(model, s, rng, grad);
+        }
+        let Some(n) = self.prepare_parts(s, grad) else { return false };
+        debug_assert_eq!(M::rows(s_score).n, n, "the score half's workspace holds another batch");
+        draw_noise::<M, H, B, R>(s, rng);
+        for l in 0..M::LAYERS {
+            let noise = &M::layer(s, l).noise[..n];
+            M::layer_mut(s_score, l).noise[..n].copy_from_slice(noise);
+        }
+        let (baseline, mut half) = self.halves();
+        fork.join(
+            || {
+                model.hard_forward(s, 0);
+                for k in 0..M::LAYERS {
+                    half.coupled_layer(model, s, k, n);
+                }
+            },
+            || {
+                model.hard_forward(s_score, 0);
+                score_half(baseline, model, s_score, grad, n);
+            },
+        );
+        true
+    }
+
+    /// The start of stage 1: clears what the estimate accumulates into; `None` (with a zero
+    /// gradient) for an empty batch, else the number of rows.
+    fn prepare_parts(&mut self, s: &M::Scratch<B>, grad: &mut M) -> Option<usize> {
         const { assert!(M::COUNT <= MAX_TENSORS, "REBAR keeps one η per tensor: too many tensors") };
         let n = M::rows(s).n;
         // The hard pass writes every tensor of `grad`, and coupled noise's layers every encoder
@@ -252,35 +316,22 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         self.d_tau_logits = [[[0.0; H]; B]; 2];
         if n == 0 {
             grad.fill_zero();
-            return false;
+            return None;
         }
-        let inv_n = 1.0 / n as f32;
-        draw_noise::<M, H, B, R>(s, rng);
-        model.hard_forward(s, 0);
-        let f = M::rows(s).elbo;
-        self.baseline.forward(M::centered_inputs(s), model.binary_inputs(s));
-        let c = *self.baseline.values();
+        Some(n)
+    }
 
-        // A: the NVIL part.
-        model.decoder_backward(s, &[-inv_n; B][..n], grad, GradWrite::Set);
-        let mut w = [0.0f32; B];
-        for r in 0..n {
-            w[r] = -(f[r] - c[r]) * inv_n;
-        }
-        for l in 0..M::LAYERS {
-            set_score_dlogits::<M, H, B>(s, l, &w[..n]);
-            model.encoder_backward(s, l, grad, GradWrite::Set);
-        }
-
-        // B: the control variate, layer by layer.
-        for k in 0..M::LAYERS {
-            if self.independent_tilde {
-                self.independent_layer(model, s, k, n, rng);
-            } else {
-                self.coupled_layer(model, s, k, n);
-            }
-        }
-        true
+    /// The score half's baseline and what the control-variate half writes and reads, borrowed
+    /// apart.
+    fn halves(&mut self) -> (&mut Baseline<X, B>, ControlVariateHalf<'_, M, H, B>) {
+        let half = ControlVariateHalf {
+            relax: self.relaxation(),
+            learn: self.learn_temperature,
+            official: self.official_tilde,
+            cv_grad: &mut self.cv_grad,
+            d_tau_logits: &mut self.d_tau_logits,
+        };
+        (&mut self.baseline, half)
     }
 
     /// B of the last [`Rebar::estimate_parts`] (before η), as a mean over its rows. With coupled
@@ -433,62 +484,6 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         }
     }
 
-    /// B for layer k with coupled noise: one relaxed pass and its reverse mode give f̃_k and s̄_k;
-    /// the logit gradient is (1/n)·(f̃_k·(b − θ) + s̄_k·α·(∂z̃/∂a − 1)).
-    fn coupled_layer(&mut self, model: &M, s: &mut M::Scratch<B>, k: usize, n: usize) {
-        let relax = self.relaxation();
-        let c = relax.coefficients();
-        model.relaxed_forward(s, k, relax);
-        model.relaxed_backward(s, k, relax, 1.0, None);
-        if self.learn_temperature {
-            model.relaxed_tangent(s, k, relax, 1.0);
-        }
-        let inv_n = 1.0 / n as f32;
-        let rows = M::rows(s);
-        let (f_tilde, f_tilde_dtau) = (rows.relaxed_elbo, rows.relaxed_elbo_dtau);
-        let learn = self.learn_temperature;
-        let layer = M::layer_mut(s, k);
-        let (alpha, d_alpha) = (f32x8::splat(c.alpha), f32x8::splat(c.d_alpha));
-        for r in 0..n {
-            let (f, f_dot) = (f32x8::splat(f_tilde[r] * inv_n), f32x8::splat(f_tilde_dtau[r]));
-            for j in (0..H).step_by(LANES) {
-                let lanes = |x: &[[f32; H]; B]| load_partial(&x[r][j..]);
-                let (a, e, b, theta) =
-                    (lanes(&layer.logits), lanes(&layer.noise), lanes(&layer.sample), lanes(&layer.prob));
-                let (score, d, s_bar) = (b - theta, coupled_dz_tilde_minus_one_x8(a, e, b), lanes(&layer.r_s_bar));
-                store_partial(&mut layer.dlogits[r][j..], f * score + f32x8::splat(inv_n) * s_bar * alpha * d);
-                if learn {
-                    let s_bar_dot = lanes(&layer.r_s_bar_dot);
-                    let acc = load_partial(&self.d_tau_logits[k][r][j..]);
-                    let v = acc + f_dot * score + (s_bar_dot * alpha + s_bar * d_alpha) * d;
-                    store_partial(&mut self.d_tau_logits[k][r][j..], v);
-                }
-            }
-        }
-        // Layer k's encoder gets its first contribution here, unless the official z̃-pass of a
-        // lower layer (below) came first.
-        let own = GradWrite::first(!(self.official_tilde && k > 0));
-        model.encoder_backward(s, k, &mut self.cv_grad, own);
-        if self.official_tilde {
-            // The official z̃-pass also differentiates higher layers' coupled ũ_l through their
-            // hard logits: + s̄_l·α·(∂z̃/∂a − 1) at a_l, with no score term to match.
-            for l in k + 1..M::LAYERS {
-                let layer = M::layer_mut(s, l);
-                for r in 0..n {
-                    for j in 0..H {
-                        let d = coupled_dz_tilde_minus_one(layer.logits[r][j], layer.noise[r][j], layer.sample[r][j]);
-                        layer.dlogits[r][j] = inv_n * layer.r_s_bar[r][j] * c.alpha * d;
-                        if learn {
-                            self.d_tau_logits[l][r][j] +=
-                                (layer.r_s_bar_dot[r][j] * c.alpha + layer.r_s_bar[r][j] * c.d_alpha) * d;
-                        }
-                    }
-                }
-                model.encoder_backward(s, l, &mut self.cv_grad, GradWrite::first(k == 0));
-            }
-        }
-    }
-
     /// B for layer k with independent v: separate relaxed passes at z and at z̃, each
     /// backpropagated to every parameter, plus the score term and the ∂z̃/∂a correction.
     fn independent_layer<R: Rng + ?Sized>(
@@ -540,6 +535,99 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
             }
         }
         model.encoder_backward(s, k, &mut self.cv_grad, GradWrite::Add);
+    }
+}
+
+/// The control-variate half B of a REBAR estimate: what it writes (B and B's τ-derivative) and
+/// the settings it reads, apart from the score half's baseline.
+struct ControlVariateHalf<'a, M, const H: usize, const B: usize> {
+    relax: Relaxation,
+    learn: bool,
+    official: bool,
+    cv_grad: &'a mut M,
+    d_tau_logits: &'a mut [[[f32; H]; B]; 2],
+}
+
+impl<M: Sbn<H>, const H: usize, const B: usize> ControlVariateHalf<'_, M, H, B> {
+    /// B for layer k with coupled noise: one relaxed pass and its reverse mode give f̃_k and s̄_k;
+    /// the logit gradient is (1/n)·(f̃_k·(b − θ) + s̄_k·α·(∂z̃/∂a − 1)).
+    fn coupled_layer(&mut self, model: &M, s: &mut M::Scratch<B>, k: usize, n: usize) {
+        let relax = self.relax;
+        let c = relax.coefficients();
+        model.relaxed_forward(s, k, relax);
+        model.relaxed_backward(s, k, relax, 1.0, None);
+        if self.learn {
+            model.relaxed_tangent(s, k, relax, 1.0);
+        }
+        let inv_n = 1.0 / n as f32;
+        let rows = M::rows(s);
+        let (f_tilde, f_tilde_dtau) = (rows.relaxed_elbo, rows.relaxed_elbo_dtau);
+        let learn = self.learn;
+        let layer = M::layer_mut(s, k);
+        let (alpha, d_alpha) = (f32x8::splat(c.alpha), f32x8::splat(c.d_alpha));
+        for r in 0..n {
+            let (f, f_dot) = (f32x8::splat(f_tilde[r] * inv_n), f32x8::splat(f_tilde_dtau[r]));
+            for j in (0..H).step_by(LANES) {
+                let lanes = |x: &[[f32; H]; B]| load_partial(&x[r][j..]);
+                let (a, e, b, theta) =
+                    (lanes(&layer.logits), lanes(&layer.noise), lanes(&layer.sample), lanes(&layer.prob));
+                let (score, d, s_bar) = (b - theta, coupled_dz_tilde_minus_one_x8(a, e, b), lanes(&layer.r_s_bar));
+                store_partial(&mut layer.dlogits[r][j..], f * score + f32x8::splat(inv_n) * s_bar * alpha * d);
+                if learn {
+                    let s_bar_dot = lanes(&layer.r_s_bar_dot);
+                    let acc = load_partial(&self.d_tau_logits[k][r][j..]);
+                    let v = acc + f_dot * score + (s_bar_dot * alpha + s_bar * d_alpha) * d;
+                    store_partial(&mut self.d_tau_logits[k][r][j..], v);
+                }
+            }
+        }
+        // Layer k's encoder gets its first contribution here, unless the official z̃-pass of a
+        // lower layer (below) came first.
+        let own = GradWrite::first(!(self.official && k > 0));
+        model.encoder_backward(s, k, self.cv_grad, own);
+        if self.official {
+            // The official z̃-pass also differentiates higher layers' coupled ũ_l through their
+            // hard logits: + s̄_l·α·(∂z̃/∂a − 1) at a_l, with no score term to match.
+            for l in k + 1..M::LAYERS {
+                let layer = M::layer_mut(s, l);
+                for r in 0..n {
+                    for j in 0..H {
+                        let d = coupled_dz_tilde_minus_one(layer.logits[r][j], layer.noise[r][j], layer.sample[r][j]);
+                        layer.dlogits[r][j] = inv_n * layer.r_s_bar[r][j] * c.alpha * d;
+                        if learn {
+                            self.d_tau_logits[l][r][j] +=
+                                (layer.r_s_bar_dot[r][j] * c.alpha + layer.r_s_bar[r][j] * c.d_alpha) * d;
+                        }
+                    }
+                }
+                model.encoder_backward(s, l, self.cv_grad, GradWrite::first(k == 0));
+            }
+        }
+    }
+}
+
+/// The score half A of a REBAR estimate (the NVIL part), after the hard pass in `s`: the
+/// baseline's values c(x), then `grad` = −∇[(f(b) − c(x))·Σ_l log q(b_l) + log p(x, b)] as a mean
+/// over the `n` rows.
+fn score_half<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize>(
+    baseline: &mut Baseline<X, B>,
+    model: &M,
+    s: &mut M::Scratch<B>,
+    grad: &mut M,
+    n: usize,
+) {
+    let inv_n = 1.0 / n as f32;
+    let f = M::rows(s).elbo;
+    baseline.forward(M::centered_inputs(s), model.binary_inputs(s));
+    let c = *baseline.values();
+    model.decoder_backward(s, &[-inv_n; B][..n], grad, GradWrite::Set);
+    let mut w = [0.0f32; B];
+    for r in 0..n {
+        w[r] = -(f[r] - c[r]) * inv_n;
+    }
+    for l in 0..M::LAYERS {
+        set_score_dlogits::<M, H, B>(s, l, &w[..n]);
+        model.encoder_backward(s, l, grad, GradWrite::Set);
     }
 }
 

@@ -88,8 +88,9 @@ pub struct TrainArgs {
     pub threads: Option<usize>,
     /// Threads for the training step. Speed only: a run's numbers do not depend on it. With one
     /// shard (--shards) the extra threads take the element-wise half of the step (the gradient's
-    /// reduction, the variance metric, Adam); with several, they also estimate the shards in
-    /// parallel. At most one per free core: the threads wait for each other's work.
+    /// reduction, the variance metric, Adam) and, for REBAR, the score half of the estimate; with
+    /// several, they also estimate the shards in parallel. At most one per free core: the threads
+    /// wait for each other's work.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=rebar_host::train::parallel::MAX_THREADS as u64))]
     pub train_threads: u64,
     /// Split each batch into this many shards, estimated in parallel (up to --train-threads at a

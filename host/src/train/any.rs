@@ -8,7 +8,7 @@ use rebar_core::estimator::{
     Reinforce, Relax, Rloo, SimpleMuProp, Temperature, TildeNoise,
 };
 use rebar_core::state::StateVisitor;
-use rebar_core::{Diagnostics, Sbn};
+use rebar_core::{Diagnostics, Fork, Sbn};
 
 use super::config::EstimatorKind;
 
@@ -232,6 +232,29 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         match self {
             Self::Rebar(e) => Some(e.estimate_parts(model, s, rng, grad)),
             Self::Relax(e) => Some(e.estimate_parts(model, s, rng, grad)),
+            _ => None,
+        }
+    }
+
+    /// [`AnyEstimator::estimate_parts`] with REBAR's two halves run through `fork`
+    /// ([`Rebar::estimate_parts_forked`]; `s_score` must hold the same batch as `s`); `None` for
+    /// the estimators other than REBAR, whose estimates do not split this way.
+    #[allow(clippy::too_many_arguments)]
+    pub fn estimate_parts_forked<R: Rng + ?Sized, F: Fork>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        s_score: &mut M::Scratch<B>,
+        rng: &mut R,
+        grad: &mut M,
+        fork: &F,
+    ) -> Option<bool>
+    where
+        M: Send + Sync,
+        M::Scratch<B>: Send,
+    {
+        match self {
+            Self::Rebar(e) => Some(e.estimate_parts_forked(model, s, s_score, rng, grad, fork)),
             _ => None,
         }
     }

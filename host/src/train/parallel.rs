@@ -27,16 +27,20 @@
 //! shard order, element by element, and the sums over the gradient (Σ g², ⟨g, B⟩, the variance
 //! metric's) are kept per 1,024-value block and added up in block order, as one pass over the
 //! whole gradient adds them. One shard on any number of threads is therefore the
-//! single-threaded step bit for bit (its estimate on one thread; the reduction, the variance
-//! metric and Adam spread over all), and `tests/tests/data_parallel.rs` checks both.
+//! single-threaded step bit for bit (its estimate on one thread, but for REBAR's score half;
+//! the reduction, the variance metric and Adam spread over all), and
+//! `tests/tests/data_parallel.rs` checks both.
 //!
 //! # Threads
 //! A rayon pool of the given number of threads. Callers should run their whole training loop
 //! inside [`DataParallel::pool`]'s `install`: between the phases of a step the pool's threads
 //! then spin for work instead of sleeping, and waking a sleeping thread costs ~100 µs on the
 //! 2-vCPU VMs this was measured on — more than some of the phases. With one shard the other
-//! threads have nothing to do while it is estimated, so they wait through it awake, yielding
-//! their cores to whatever else wants them.
+//! threads wait through its estimate awake, yielding their cores to whatever else wants them,
+//! and one of them takes the half of the estimate that the shard forks: for REBAR (fixed or
+//! learned temperature), the score half A, after its own copy of the hard pass
+//! ([`Rebar::estimate_parts_forked`]), while the shard's thread computes the control-variate
+//! half B (`rebar train` on linear1, two threads: 1.08–1.13× with the same numbers).
 //!
 //! # Example
 //! Learned-temperature REBAR on a small model, a batch of 6 split over 2 threads:
@@ -83,9 +87,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+#[cfg(doc)]
+use rebar_core::estimator::Rebar;
 use rebar_core::estimator::{GradientTotals, Reinforce};
 use rebar_core::state::StateVisitor;
-use rebar_core::{Adam, AdamConfig, Diagnostics, Sbn};
+use rebar_core::{Adam, AdamConfig, Diagnostics, Fork, Sbn};
 
 use super::BATCH_CAPACITY as B;
 use super::any::AnyEstimator;
@@ -103,6 +109,9 @@ pub const MAX_THREADS: usize = 8;
 /// One shard's workspace and its replica of the estimator.
 struct Shard<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize> {
     scratch: Box<M::Scratch<B>>,
+    /// REBAR as the only shard on several threads: the workspace of its score half, which a
+    /// waiting thread computes beside the control-variate half ([`Rebar::estimate_parts_forked`]).
+    score_scratch: Option<Box<M::Scratch<B>>>,
     grad: Box<M>,
     estimator: AnyEstimator<M, X, H, B>,
     rows: usize,
@@ -192,8 +201,10 @@ where
             .thread_name(|i| format!("rebar-step-{i}"))
             .build()
             .map_err(|e| format!("cannot start {threads} training threads: {e}"))?;
+        let fork_rebar = count == 1 && threads > 1 && matches!(estimator, AnyEstimator::Rebar(_));
         let shard = |estimator| Shard {
             scratch: bytemuck::zeroed_box(),
+            score_scratch: fork_rebar.then(bytemuck::zeroed_box),
             grad: bytemuck::zeroed_box(),
             estimator,
             rows: 0,
@@ -324,10 +335,17 @@ where
         self.shards.par_iter_mut().enumerate().for_each(|(w, shard)| {
             let rows: Range<usize> = (w * per_shard).min(n)..((w + 1) * per_shard).min(n);
             shard.rows = rows.len();
-            model.load_batch(&inputs[rows.clone()], &targets[rows], &mut shard.scratch);
+            model.load_batch(&inputs[rows.clone()], &targets[rows.clone()], &mut shard.scratch);
             let (mut rng, s, grad) = (rng(w), &mut shard.scratch, &mut shard.grad);
+            let forked = shard.score_scratch.as_deref_mut().and_then(|s_score| {
+                // One REBAR shard on several threads: its score half on a waiting thread.
+                model.load_batch(&inputs[rows.clone()], &targets[rows.clone()], s_score);
+                shard.estimator.estimate_parts_forked(model, s, s_score, &mut rng, grad, &RayonFork)
+            });
             if reinforce {
                 shard.elbo_sum = Reinforce::sample::<M, H, B, _>(model, s, &mut rng);
+            } else if let Some(estimated) = forked {
+                shard.estimated = estimated;
             } else if let Some(estimated) = shard.estimator.estimate_parts(model, s, &mut rng, grad) {
                 shard.estimated = estimated;
             } else {
@@ -540,14 +558,29 @@ fn average_pending_gradients<M: Sbn<H, Input = [f32; X]>, const X: usize, const 
 }
 
 /// Runs `f` on this thread while up to `helpers` other threads of the pool wait awake (polling
-/// a flag and yielding their cores), so that they are ready for the element-wise work that
-/// follows (a sleeping thread takes ~100 µs to wake on the machines this was measured on). `f`
-/// must not itself run parallel work: a thread waiting for it could pick up a waiter, which
-/// would wait for `f` in turn. Through nested `rayon::join`s, whose jobs live on the stack: a
-/// step does not allocate.
+/// a flag, taking the pool's pending work, else yielding their cores), so that they are ready
+/// for the work `f` forks and the element-wise work that follows (a sleeping thread takes
+/// ~100 µs to wake on the machines this was measured on). Through nested `rayon::join`s, whose
+/// jobs live on the stack: a step does not allocate.
+///
+/// `f` may fork with `rayon::join` ([`RayonFork`]) but must not wait on work that it did not
+/// fork itself. The waiters' jobs are queued on this thread before anything `f` forks, and other
+/// threads steal a queue's oldest job first; so if a job of `f`'s was stolen, every waiter was
+/// too, and this thread, while it waits for that job, cannot pick up a waiter (which would wait
+/// for `f` in turn). If no thread has stolen the forked job, this thread runs it itself.
 fn keep_awake<R: Send>(helpers: usize, f: impl FnOnce() -> R + Send) -> R {
     let done = AtomicBool::new(false);
     wait_beside(helpers, &done, f)
+}
+
+/// [`Fork`] through the pool: `b` waits on this thread's queue, where a thread waiting in
+/// [`keep_awake`] takes it; if none has yet, this thread runs it after `a`.
+struct RayonFork;
+
+impl Fork for RayonFork {
+    fn join<A: FnOnce() + Send, B: FnOnce() + Send>(&self, a: A, b: B) {
+        rayon::join(a, b);
+    }
 }
 
 /// [`keep_awake`] with its flag: `f` beside `helpers` waiters, each in a `rayon::join` of its own.
@@ -557,11 +590,14 @@ fn wait_beside<R: Send>(helpers: usize, done: &AtomicBool, f: impl FnOnce() -> R
         done.store(true, Ordering::Release);
         return r;
     }
-    // Yielding rather than only spinning: with more busy threads than cores (two runs side by
-    // side), a waiter must not hold the core that the estimate is waiting for.
+    // A waiter takes the pool's pending work (REBAR's score half, forked by `f`), and otherwise
+    // yields its core rather than only spinning: with more busy threads than cores (two runs
+    // side by side), a waiter must not hold the core that the estimate is waiting for.
     let wait = || {
         while !done.load(Ordering::Acquire) {
-            std::thread::yield_now();
+            if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                std::thread::yield_now();
+            }
         }
     };
     rayon::join(|| wait_beside(helpers - 1, done, f), wait).0
