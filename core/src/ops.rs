@@ -66,3 +66,14 @@ pub(crate) fn count(multiply_adds: usize, dense_multiply_adds: usize) {
     }
     let _ = (multiply_adds, dense_multiply_adds);
 }
+
+/// Takes back work counted by [`count`] that the estimate did not need: a hard pass repeated on a
+/// second thread so that two halves can run at once ([`crate::estimator::Rebar::estimate_parts_forked`]).
+pub(crate) fn discount(work: OpCount) {
+    #[cfg(feature = "count-ops")]
+    {
+        DONE.fetch_sub(work.multiply_adds, Relaxed);
+        DENSE.fetch_sub(work.dense_multiply_adds, Relaxed);
+    }
+    let _ = work;
+}

@@ -286,10 +286,15 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
             let noise = &M::layer(s, l).noise[..n];
             M::layer_mut(s_score, l).noise[..n].copy_from_slice(noise);
         }
+        // The hard pass before the fork: the score half's repeat of it then runs beside B, which
+        // takes longer than the repeat and A together, and the repeat's work is known (the same
+        // as this pass's) and not counted as work the estimate needs.
+        let before = crate::ops::read();
+        model.hard_forward(s, 0);
+        let hard_pass = crate::ops::read().since(before);
         let (baseline, mut half) = self.halves();
         fork.join(
             || {
-                model.hard_forward(s, 0);
                 for k in 0..M::LAYERS {
                     half.coupled_layer(model, s, k, n);
                 }
@@ -299,6 +304,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
                 score_half(baseline, model, s_score, grad, n);
             },
         );
+        crate::ops::discount(hard_pass);
         true
     }
 
