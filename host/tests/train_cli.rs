@@ -172,15 +172,23 @@ fn data_parallel_runs_repeat_and_resume_bit_identically() {
 #[test]
 fn threads_without_shards_give_the_single_threaded_numbers() {
     let (one, two) = (tmp("threads-1"), tmp("threads-2"));
-    for (d, extra) in
-        [(&one, vec!["--estimator", "rebar"]), (&two, vec!["--estimator", "rebar", "--train-threads", "2"])]
-    {
+    for (d, extra) in [
+        (&one, vec!["--estimator", "rebar", "--train-threads", "1"]),
+        (&two, vec!["--estimator", "rebar", "--train-threads", "2"]),
+    ] {
         let o = rebar(&args(d.to_str().unwrap(), "40", &extra));
         assert!(o.status.success(), "{}", text(&o));
     }
     assert_eq!(metrics(&one), metrics(&two), "one shard on two threads: other numbers than on one");
     let progress = |d: &Path| std::fs::read(d.join("progress.csv")).expect("progress.csv");
     assert_eq!(progress(&one), progress(&two), "one shard on two threads: other progress than on one");
+    // The work per example is the estimator's, not the threads': REBAR's second thread repeats
+    // the hard pass, and that repeat is not counted.
+    let work = |d: &Path| {
+        let s: Summary = serde_json::from_slice(&std::fs::read(d.join("summary.json")).unwrap()).unwrap();
+        s.work.map(|w| (w.multiply_adds_per_example, w.dense_multiply_adds_per_example))
+    };
+    assert_eq!(work(&one), work(&two), "one shard on two threads: other work per example than on one");
 }
 
 #[test]

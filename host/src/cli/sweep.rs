@@ -96,6 +96,8 @@ fn jobs(a: &SweepArgs) -> Vec<Job> {
                             a.iwae_samples.to_string(),
                             "--threads".into(),
                             "1".into(),
+                            "--train-threads".into(),
+                            "1".into(),
                             "--quiet".into(),
                             "--out".into(),
                             dir.display().to_string(),

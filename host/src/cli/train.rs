@@ -86,22 +86,30 @@ pub struct TrainArgs {
     /// Threads for evaluation (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Threads for the training step. Speed only: a run's numbers do not depend on it. With one
-    /// shard (--shards) the extra threads take the element-wise half of the step (the gradient's
+    /// Threads for the training step (default: as many as the shards, and at least two, but no
+    /// more than the cores). Speed only: a run's numbers do not depend on it. With one shard
+    /// (--shards) a second thread takes the element-wise half of the step (the gradient's
     /// reduction, the variance metric, Adam) and, for REBAR, the score half of the estimate; with
-    /// several, they also estimate the shards in parallel. At most one per free core: the threads
-    /// wait for each other's work.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=rebar_host::train::parallel::MAX_THREADS as u64))]
-    pub train_threads: u64,
+    /// several, the threads also estimate the shards in parallel. At most one per free core: the
+    /// threads wait for each other's work (e.g. 1 for runs side by side, as `rebar sweep` does).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=rebar_host::train::parallel::MAX_THREADS as u64))]
+    pub train_threads: Option<u64>,
     /// Split each batch into this many shards, estimated in parallel (up to --train-threads at a
     /// time) and averaged: exactly the whole batch's estimate, for every estimator. Each shard
     /// draws its own noise, so a run's numbers depend on this count (1: the single-threaded
-    /// step's numbers). For speed on N cores: --train-threads N --shards N.
+    /// step's numbers). For speed on N cores: --shards N (the threads follow the shards).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=rebar_host::train::parallel::MAX_SHARDS as u64))]
     pub shards: u64,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `--train-threads` when not given: the shards, at least two (one shard's step has two halves
+/// to run at once), at most the cores (and [`MAX_THREADS`](rebar_host::train::parallel::MAX_THREADS)).
+fn default_train_threads(shards: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    shards.max(2).min(cores).min(rebar_host::train::parallel::MAX_THREADS)
 }
 
 impl TrainArgs {
@@ -123,7 +131,9 @@ impl TrainArgs {
             eval_every: self.eval_every,
             iwae_samples: self.iwae_samples,
             eval_examples: self.eval_examples,
-            train_threads: self.train_threads as usize,
+            train_threads: self
+                .train_threads
+                .map_or_else(|| default_train_threads(self.shards as usize), |t| t as usize),
             shards: Some(self.shards as usize),
         }
     }
