@@ -19,6 +19,7 @@
 
 use super::rebar::{GradientTotals, Rebar, RebarConfig, RebarConfigError, TildeNoise};
 use super::{Cost, Diagnostics, Estimator, coupled_dz_tilde_minus_one};
+use crate::fork::Fork;
 use crate::math::scalar::tanh;
 use crate::model::Sbn;
 use crate::net::GradWrite;
@@ -114,6 +115,30 @@ where
         if !self.rebar.estimate_parts(model, s, rng, grad) {
             return false;
         }
+        self.add_relax_term(model, s, grad);
+        true
+    }
+
+    /// [`Relax::estimate_parts`] with the REBAR part's halves run through `fork`
+    /// ([`Rebar::estimate_parts_forked`]: `s_score` must hold the same batch as `s`); the
+    /// results are [`Relax::estimate_parts`]'s bit for bit.
+    pub fn estimate_parts_forked<R: Rng + ?Sized, F: Fork>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        s_score: &mut M::Scratch<B>,
+        rng: &mut R,
+        grad: &mut M,
+        fork: &F,
+    ) -> bool
+    where
+        M: Send + Sync,
+        M::Scratch<B>: Send,
+    {
+        if !self.rebar.estimate_parts_forked(model, s, s_score, rng, grad, fork) {
+            return false;
+        }
+        // R reads the hard pass's logits, noise and samples in `s`, and writes its own adjoints.
         self.add_relax_term(model, s, grad);
         true
     }

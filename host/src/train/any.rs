@@ -237,8 +237,8 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     }
 
     /// [`AnyEstimator::estimate_parts`] with REBAR's two halves run through `fork`
-    /// ([`Rebar::estimate_parts_forked`]; `s_score` must hold the same batch as `s`); `None` for
-    /// the estimators other than REBAR, whose estimates do not split this way.
+    /// ([`Rebar::estimate_parts_forked`], also RELAX's REBAR part; `s_score` must hold the same
+    /// batch as `s`); `None` for the other estimators, whose estimates do not split this way.
     #[allow(clippy::too_many_arguments)]
     pub fn estimate_parts_forked<R: Rng + ?Sized, F: Fork>(
         &mut self,
@@ -255,6 +255,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     {
         match self {
             Self::Rebar(e) => Some(e.estimate_parts_forked(model, s, s_score, rng, grad, fork)),
+            Self::Relax(e) => Some(e.estimate_parts_forked(model, s, s_score, rng, grad, fork)),
             _ => None,
         }
     }

@@ -109,7 +109,7 @@ pub const MAX_THREADS: usize = 8;
 /// One shard's workspace and its replica of the estimator.
 struct Shard<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize> {
     scratch: Box<M::Scratch<B>>,
-    /// REBAR as the only shard on several threads: the workspace of its score half, which a
+    /// REBAR (or RELAX) as the only shard on several threads: the workspace of its score half, which a
     /// waiting thread computes beside the control-variate half ([`Rebar::estimate_parts_forked`]).
     score_scratch: Option<Box<M::Scratch<B>>>,
     grad: Box<M>,
@@ -201,7 +201,8 @@ where
             .thread_name(|i| format!("rebar-step-{i}"))
             .build()
             .map_err(|e| format!("cannot start {threads} training threads: {e}"))?;
-        let fork_rebar = count == 1 && threads > 1 && matches!(estimator, AnyEstimator::Rebar(_));
+        let fork_rebar =
+            count == 1 && threads > 1 && matches!(estimator, AnyEstimator::Rebar(_) | AnyEstimator::Relax(_));
         let shard = |estimator| Shard {
             scratch: bytemuck::zeroed_box(),
             score_scratch: fork_rebar.then(bytemuck::zeroed_box),
