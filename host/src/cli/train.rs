@@ -89,9 +89,10 @@ pub struct TrainArgs {
     /// Threads for the training step (default: as many as the shards, and at least two, but no
     /// more than the cores). Speed only: a run's numbers do not depend on it. With one shard
     /// (--shards) a second thread takes the element-wise half of the step (the gradient's
-    /// reduction, the variance metric, Adam) and, for REBAR, the score half of the estimate; with
-    /// several, the threads also estimate the shards in parallel. At most one per free core: the
-    /// threads wait for each other's work (e.g. 1 for runs side by side, as `rebar sweep` does).
+    /// reduction, the variance metric, Adam) and, for REBAR and RELAX, the score half of the
+    /// estimate; with several, the threads also estimate the shards in parallel. At most one per
+    /// free core: the threads wait for each other's work (e.g. 1 for runs side by side, as
+    /// `rebar sweep` does).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=rebar_host::train::parallel::MAX_THREADS as u64))]
     pub train_threads: Option<u64>,
     /// Split each batch into this many shards, estimated in parallel (up to --train-threads at a
