@@ -26,9 +26,10 @@ impl<M: Tensors + bytemuck::Zeroable> VarianceTracker<M> {
     /// Folds in one gradient and returns this step's variance estimate, or `None` if the
     /// gradient holds a NaN or an infinity (the averages are then poisoned: stop the run).
     ///
-    /// One vectorised pass that also serves as the trainer's finiteness check; the sum runs in
-    /// f32 lanes flushed to f64 every 1,024 values, so it keeps its precision over 10⁵–10⁶
-    /// parameters. Each average is updated exactly as the scalar formula would.
+    /// One vectorised pass; the sum runs in f32 lanes flushed to f64 every 1,024 values, so it
+    /// keeps its precision over 10⁵–10⁶ parameters. Each average is updated exactly as the
+    /// scalar formula would. The trainer folds the same blocks inside its last pass, beside
+    /// Adam's step ([`crate::train::last_pass`], whose tests hold it to this method bit for bit).
     pub fn update(&mut self, grad: &M) -> Option<f64> {
         let mut sums = Sums::new();
         for t in 0..M::COUNT {
