@@ -8,10 +8,12 @@
 COMPARE.csv is a results file of `COMPARE_THREADS="2 1" bash bench/compare/run.sh`
 (target/compare/results-*.csv), ONE.csv and TWO.csv the stdout of
 `cargo run --release -p rebar-bench --example throughput -- 2 3` and
-`... -- --threads 2 2 3`, AB.csv the stdout of `bash bench/ab.sh REV ...`. Standard library only.
+`... -- --threads 2 2 3` (either may be several runs' files joined by commas: each case then
+shows the median of the runs), AB.csv the stdout of `bash bench/ab.sh REV ...`. Standard library only.
 """
 
 import csv
+import statistics
 import sys
 
 ORDER = ["reinforce", "nvil", "simple-muprop", "muprop", "concrete", "rebar", "rebar-fixed", "relax", "arm",
@@ -23,8 +25,15 @@ def rows(path):
         return [r for r in csv.DictReader(f)]
 
 
-def by_case(path):
-    return {(r["model"], r["estimator"], r["batch"]): r for r in rows(path)}
+def by_case(paths):
+    """The rows of one or more runs (comma-separated paths) by case; with several runs, each
+    case's steps_per_second is the median over the runs (the other columns are the first run's)."""
+    runs = [{(r["model"], r["estimator"], r["batch"]): r for r in rows(p)} for p in paths.split(",")]
+    merged = {}
+    for case, row in runs[0].items():
+        rates = sorted(rate(run[case]) for run in runs if case in run)
+        merged[case] = dict(row, steps_per_second=statistics.median(rates))
+    return merged
 
 
 def rate(row):
