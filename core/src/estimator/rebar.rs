@@ -259,10 +259,13 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     /// [`Rebar::estimate_parts`] with its two halves run through `fork` (on two threads, if the
     /// caller's fork has them): the control-variate half B in `s`, the score half A in
     /// `s_score`, a second workspace that must hold the same batch as `s`
-    /// ([`Sbn::load_batch`]) and whose hard pass the score half repeats, from the same noise.
+    /// ([`Sbn::load_batch`]) in which the score half runs the whole hard pass, from the same
+    /// noise, while `s` gets only its encoder half ([`Sbn::hard_encode`]) before the fork.
     /// Neither half reads what the other writes, so the results are [`Rebar::estimate_parts`]'s
-    /// bit for bit, and `s` afterwards serves [`Rebar::variance_gradients`] as it would. With
-    /// independent noise (B draws noise of its own) this is [`Rebar::estimate_parts`].
+    /// bit for bit, and `s` afterwards serves [`Rebar::variance_gradients`] as it would (the
+    /// rows' `elbo` and `log_p` are copied from `s_score`; the decoder's buffers of the hard
+    /// pass are in `s_score` only). With independent noise (B draws noise of its own) this is
+    /// [`Rebar::estimate_parts`].
     pub fn estimate_parts_forked<R: Rng + ?Sized, F: Fork>(
         &mut self,
         model: &M,
@@ -286,12 +289,13 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
             let noise = &M::layer(s, l).noise[..n];
             M::layer_mut(s_score, l).noise[..n].copy_from_slice(noise);
         }
-        // The hard pass before the fork: the score half's repeat of it then runs beside B, which
-        // takes longer than the repeat and A together, and the repeat's work is known (the same
-        // as this pass's) and not counted as work the estimate needs.
+        // Only the hard pass's encoder half before the fork: B reads nothing of the decoder's
+        // half, which runs beside B on the other thread with A. That thread repeats the
+        // encoder half for its own workspace; the repeat's work is known (the same as this
+        // pass's) and not counted as work the estimate needs.
         let before = crate::ops::read();
-        model.hard_forward(s, 0);
-        let hard_pass = crate::ops::read().since(before);
+        model.hard_encode(s, 0);
+        let encoder_pass = crate::ops::read().since(before);
         let (baseline, mut half) = self.halves();
         fork.join(
             || {
@@ -304,7 +308,11 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
                 score_half(baseline, model, s_score, grad, n);
             },
         );
-        crate::ops::discount(hard_pass);
+        crate::ops::discount(encoder_pass);
+        // The hard pass's per-row results, for what reads `s` next (the diagnostics' ELBO).
+        let (from, to) = (M::rows(s_score), M::rows_mut(s));
+        to.elbo = from.elbo;
+        to.log_p = from.log_p;
         true
     }
 

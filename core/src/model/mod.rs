@@ -168,8 +168,21 @@ pub trait Sbn<const H: usize>: Tensors + Zeroable {
 
     /// Hard pass: b_l = 1[a_l + ε_l > 0] for each layer, with ε_l the layer's `noise`, or its
     /// `noise_alt` when bit `l` of `alt` is set. Fills the layers' `logits`, `prob`, `sample`,
-    /// `log_q` and the rows' `log_p` and `elbo`.
-    fn hard_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32);
+    /// `log_q` and the rows' `log_p` and `elbo`: [`Sbn::hard_encode`], then [`Sbn::hard_decode`].
+    fn hard_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32) {
+        self.hard_encode(s, alt);
+        self.hard_decode(s);
+    }
+
+    /// The encoder half of [`Sbn::hard_forward`]: the layers' `logits`, `prob`, `sample` and
+    /// `log_q`, and whatever the encoder's later passes read (relaxed passes, encoder backward and
+    /// tangents need nothing from [`Sbn::hard_decode`]).
+    fn hard_encode<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32);
+
+    /// The generative half of [`Sbn::hard_forward`], after [`Sbn::hard_encode`]: the decoder
+    /// and prior at the samples, the rows' `log_p` and `elbo`, and what [`Sbn::decoder_backward`]
+    /// and [`Sbn::reconstruct`] read.
+    fn hard_decode<const B: usize>(&self, s: &mut Self::Scratch<B>);
 
     /// `grad += Σ_r weights[r] · ∇_θ log p(x_r, b_r)` over the decoder and prior, for the
     /// samples of the last hard pass. With [`GradWrite::Set`], `=`: every tensor outside the

@@ -154,7 +154,7 @@ where
         s.x_bin.rows(s.rows.n, &self.input_mean, 1.0)
     }
 
-    fn hard_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32) {
+    fn hard_encode<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32) {
         let n = s.rows.n;
         let l = &mut s.layer;
         let x_bin = s.x_bin.rows(n, &self.input_mean, 1.0);
@@ -167,7 +167,11 @@ where
             l.sample.as_flattened_mut(),
         );
         log_prob_rows(l.sample[..n].as_flattened(), l.logits[..n].as_flattened(), H, &mut l.log_q[..n]);
+    }
 
+    fn hard_decode<const B: usize>(&self, s: &mut Self::Scratch<B>) {
+        let n = s.rows.n;
+        let l = &s.layer;
         plus_minus_one(l.sample[..n].as_flattened(), s.dec_in.as_flattened_mut());
         s.b_bin.set(&l.sample, n);
         let b_bin = s.b_bin.rows(n, &s.half, 2.0);

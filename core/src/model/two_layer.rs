@@ -206,7 +206,7 @@ where
         s.x_bin.rows(s.rows.n, &self.input_mean, 1.0)
     }
 
-    fn hard_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32) {
+    fn hard_encode<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32) {
         let n = s.rows.n;
         // Layer 0.
         let l0 = &mut s.l0;
@@ -237,10 +237,14 @@ where
             l1.sample.as_flattened_mut(),
         );
         log_prob_rows(l1.sample[..n].as_flattened(), l1.logits[..n].as_flattened(), H, &mut l1.log_q[..n]);
+    }
+
+    fn hard_decode<const B: usize>(&self, s: &mut Self::Scratch<B>) {
+        let n = s.rows.n;
+        let (l0, l1) = (&s.l0, &s.l1);
         plus_minus_one(l1.sample[..n].as_flattened(), s.top_in.as_flattened_mut());
         s.b1_bin.set(&l1.sample, n);
         let (b0_bin, b1_bin) = (s.b0_bin.rows(n, &s.half, 2.0), s.b1_bin.rows(n, &s.half, 2.0));
-        // Generative path.
         let rows = &mut s.rows;
         if T::STRUCTURED {
             self.dec0.forward_binary::<B>(&s.top_in[..n], b1_bin, &mut s.d0_out[..n], &mut s.d0_h);

@@ -38,9 +38,10 @@
 //! 2-vCPU VMs this was measured on — more than some of the phases. With one shard the other
 //! threads wait through its estimate awake, yielding their cores to whatever else wants them,
 //! and one of them takes the half of the estimate that the shard forks: for REBAR (fixed or
-//! learned temperature, and RELAX's REBAR part), the score half A, after its own copy of the
-//! hard pass ([`Rebar::estimate_parts_forked`]), while the shard's thread computes the
-//! control-variate half B (`rebar train` on linear1, two threads: 1.08–1.13× with the same
+//! learned temperature, and RELAX's REBAR part), the decoder's half of the hard pass and the
+//! score half A, in a workspace of its own where it repeats the encoder's half
+//! ([`Rebar::estimate_parts_forked`]), while the shard's thread computes the control-variate
+//! half B (`rebar train` on linear1, two threads: 1.08–1.13× with the same
 //! numbers).
 //!
 //! # Example
