@@ -1,8 +1,8 @@
 //! Where a learned-temperature REBAR step's time goes, pass by pass: the linear 1-layer model at
 //! batch 24 (the rows of [`rebar_bench::TrainingStep`]), each model pass of
 //! `rebar_core::estimator::Rebar::estimate_parts` and of its finish timed on its own, repeated on
-//! the same state; then the whole estimate, Adam and the control variates' update, and the whole
-//! step. A pass repeated alone keeps more of its data in cache than it does inside the step, and
+//! the same state; then the whole estimate (also its two halves alone, on one thread and forked
+//! over two), Adam and the control variates' update, and the whole step. A pass repeated alone keeps more of its data in cache than it does inside the step, and
 //! the passes leave out REBAR's own element-wise work and its baseline network, so they add up
 //! to less than the estimate.
 //!
@@ -21,7 +21,7 @@ use rebar_bench::with_case;
 use rebar_core::estimator::{Rebar, RebarConfig, draw_noise, set_score_dlogits};
 use rebar_core::math::simd::axpy_sum_squares_dot;
 use rebar_core::model::{LATENT, Linear1, PIXELS};
-use rebar_core::{Adam, AdamConfig, Estimator, GradWrite, Relaxation, Sbn, Tensors};
+use rebar_core::{Adam, AdamConfig, Estimator, Fork, GradWrite, Relaxation, Sbn, Tensors};
 use rebar_host::train::EstimatorKind;
 
 const B: usize = 24;
@@ -41,6 +41,15 @@ fn time(iterations: usize, mut f: impl FnMut()) -> f64 {
             start.elapsed().as_secs_f64() / iterations as f64 * 1e6
         })
         .fold(f64::INFINITY, f64::min)
+}
+
+/// [`Fork`] by `rayon::join`.
+struct RayonJoin;
+
+impl Fork for RayonJoin {
+    fn join<A: FnOnce() + Send, B: FnOnce() + Send>(&self, a: A, b: B) {
+        rayon::join(a, b);
+    }
 }
 
 fn main() {
@@ -76,7 +85,8 @@ fn main() {
     println!("linear1, learned-temperature REBAR, batch {B}: µs per call, best of 5 means of {iterations}");
     row("load the batch", time(iterations, || _ = model.load_batch(&batch, &batch, &mut s)));
     row("draw the noise", time(iterations, || draw_noise::<Linear1, LATENT, B, _>(&mut s, &mut rng)));
-    row("hard pass (encoder, sample, decoder, ELBO)", time(iterations, || model.hard_forward(&mut s, 0)));
+    row("hard pass, encoder half (encoder, sample, log q)", time(iterations, || model.hard_encode(&mut s, 0)));
+    row("hard pass, decoder half (decoder, ELBO)", time(iterations, || model.hard_decode(&mut s)));
     row(
         "A: decoder backward (its weight gradient)",
         time(iterations, || model.decoder_backward(&mut s, &weights, &mut grad, GradWrite::Set)),
@@ -125,10 +135,23 @@ fn main() {
     let mut rebar: Box<Rebar<Linear1, PIXELS, LATENT, B>> = bytemuck::zeroed_box();
     rebar.init(RebarConfig::LEARNED, &mut rng).expect("the paper's settings are valid");
     let estimate = time(iterations, || _ = black_box(rebar.estimate(&model, &mut s, &mut rng, &mut grad)));
+    // Stage 1 alone, on one thread and forked over two (as one shard of `rebar train` on two
+    // threads runs it; the helper thread spins between the back-to-back calls).
+    let halves = time(iterations, || _ = black_box(rebar.estimate_parts(&model, &mut s, &mut rng, &mut grad)));
+    let mut s_score: Box<Scratch> = bytemuck::zeroed_box();
+    model.load_batch(&batch, &batch, &mut s_score);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a two-thread pool");
+    let forked = pool.install(|| {
+        time(iterations, || {
+            black_box(rebar.estimate_parts_forked(&model, &mut s, &mut s_score, &mut rng, &mut grad, &RayonJoin));
+        })
+    });
     let update = time(iterations, || rebar.update_control_variates(1e-3));
     let step = with_case("linear1", B, EstimatorKind::Rebar, |step| time(iterations, || _ = black_box(step())));
     let adam_us = rows.last().map_or(0.0, |(_, us)| *us);
     println!("  {:<58} {estimate:8.1} µs", "the whole estimate (Rebar::estimate)");
+    println!("  {:<58} {halves:8.1} µs", "its halves A and B (Rebar::estimate_parts)");
+    println!("  {:<58} {forked:8.1} µs", "... forked over two threads (estimate_parts_forked)");
     println!("  {:<58} {update:8.1} µs", "the control variates' update (baseline's Adam, η, λ)");
     println!("  {:<58} {:8.1} µs", "estimate + Adam + update", estimate + adam_us + update);
     println!("  {:<58} {step:8.1} µs", "the whole step (rebar_bench::TrainingStep)");
