@@ -19,15 +19,12 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use rebar_bench::fill;
+
 use rebar_core::optim::{Adam, AdamConfig};
 use wide::{f32x16, u32x16};
 
 const LANES: usize = 16;
-
-/// Deterministic values in [−0.5, 0.5).
-fn fill(n: usize, seed: u32) -> Vec<f32> {
-    (0..n).map(|i| (((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 1000.0 - 0.5).collect()
-}
 
 fn load(s: &[f32]) -> f32x16 {
     f32x16::new(s.try_into().expect("16 values"))

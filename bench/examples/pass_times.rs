@@ -21,8 +21,9 @@ use rebar_bench::with_case;
 use rebar_core::estimator::{Rebar, RebarConfig, draw_noise, set_score_dlogits};
 use rebar_core::math::simd::axpy_sum_squares_dot;
 use rebar_core::model::{LATENT, Linear1, PIXELS};
-use rebar_core::{Adam, AdamConfig, Estimator, Fork, GradWrite, Relaxation, Sbn, Tensors};
+use rebar_core::{Adam, AdamConfig, Estimator, GradWrite, Relaxation, Sbn, Tensors};
 use rebar_host::train::EstimatorKind;
+use rebar_host::train::parallel::RayonFork;
 
 const B: usize = 24;
 type Scratch = <Linear1 as Sbn<LATENT>>::Scratch<B>;
@@ -41,15 +42,6 @@ fn time(iterations: usize, mut f: impl FnMut()) -> f64 {
             start.elapsed().as_secs_f64() / iterations as f64 * 1e6
         })
         .fold(f64::INFINITY, f64::min)
-}
-
-/// [`Fork`] by `rayon::join`.
-struct RayonJoin;
-
-impl Fork for RayonJoin {
-    fn join<A: FnOnce() + Send, B: FnOnce() + Send>(&self, a: A, b: B) {
-        rayon::join(a, b);
-    }
 }
 
 fn main() {
@@ -143,7 +135,7 @@ fn main() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a two-thread pool");
     let forked = pool.install(|| {
         time(iterations, || {
-            black_box(rebar.estimate_parts_forked(&model, &mut s, &mut s_score, &mut rng, &mut grad, &RayonJoin));
+            black_box(rebar.estimate_parts_forked(&model, &mut s, &mut s_score, &mut rng, &mut grad, &RayonFork));
         })
     });
     let update = time(iterations, || rebar.update_control_variates(1e-3));

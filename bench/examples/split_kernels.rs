@@ -14,12 +14,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use rebar_core::linalg::simd::{matmul_acc, matmul_t_acc, outer_acc};
+use rebar_bench::fill;
 
-/// Deterministic values in [−0.5, 0.5).
-fn fill(n: usize, seed: u32) -> Vec<f32> {
-    (0..n).map(|i| (((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 1000.0 - 0.5).collect()
-}
+use rebar_core::linalg::simd::{matmul_acc, matmul_t_acc, outer_acc};
 
 /// Mean microseconds per call of `f`, printed with `label`.
 fn time(label: &str, iterations: usize, mut f: impl FnMut()) -> f64 {

@@ -148,3 +148,8 @@ fn dispatch<R>(model: &str, batch: usize, kind: EstimatorKind, case: impl Case<R
         _ => panic!("no bench case for model {model} at batch {batch}"),
     }
 }
+
+/// `n` deterministic values in [−0.5, 0.5), different for each `seed`: data for the probes.
+pub fn fill(n: usize, seed: u32) -> Vec<f32> {
+    (0..n).map(|i| (((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 1000.0 - 0.5).collect()
+}

@@ -576,9 +576,10 @@ fn keep_awake<R: Send>(helpers: usize, f: impl FnOnce() -> R + Send) -> R {
     wait_beside(helpers, &done, f)
 }
 
-/// [`Fork`] through the pool: `b` waits on this thread's queue, where a thread waiting in
-/// [`keep_awake`] takes it; if none has yet, this thread runs it after `a`.
-struct RayonFork;
+/// [`Fork`] through the current rayon pool (`rayon::join`): `b` waits on this thread's queue,
+/// where a thread waiting in `keep_awake` (or any idle thread of the pool) takes it; if none
+/// has yet, this thread runs it after `a`.
+pub struct RayonFork;
 
 impl Fork for RayonFork {
     fn join<A: FnOnce() + Send, B: FnOnce() + Send>(&self, a: A, b: B) {
