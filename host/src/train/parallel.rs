@@ -161,9 +161,9 @@ impl Default for BlockSums {
 pub struct StepOutcome {
     /// The estimator's diagnostics, with the ELBO averaged over the whole batch.
     pub diagnostics: Diagnostics,
-    /// Whether the gradient was finite; if not, the control variates were left as they were but
-    /// the model's parameters may be partly updated (see [`last_pass`](super::last_pass)): the
-    /// run must stop.
+    /// Whether the gradient was finite; if not, the model's parameters may be partly updated
+    /// (see [`last_pass`](super::last_pass)) and the control variates updated: the run must
+    /// stop.
     pub finite: bool,
     /// The variance metric of [`VarianceTracker`], if one was given and the gradient was finite.
     pub variance: Option<f64>,
@@ -310,11 +310,10 @@ where
             let totals = self.reduce(weights);
             let mut diagnostics = keep_awake(helpers, || self.variance_gradients(model, &totals));
             diagnostics.elbo = self.shards.iter().zip(weights).map(|(s, &c)| c * s.diagnostics.elbo).sum();
-            let sums = self.update(model, adam, tracker, weights, lr);
+            let sums = self.update(model, adam, tracker, weights, lr, cv_lr);
             if !sums.finite() {
                 return StepOutcome { diagnostics, finite: false, variance: None };
             }
-            self.shards.par_iter_mut().for_each(|shard| shard.estimator.update_control_variates(cv_lr));
             StepOutcome { diagnostics, finite: true, variance: sums.variance().filter(|_| tracked) }
         })
     }
@@ -386,8 +385,11 @@ where
 
     /// Phase 4, the last pass over the gradient ([`last_pass`](super::last_pass)): the variance
     /// metric's fold into `tracker` (or only the finiteness check) and Adam's step, split by
-    /// whole blocks into a few pieces per thread, while one thread first averages the replicas'
-    /// pending control-variate gradients (serial, but short). Returns the metric's sums, added
+    /// whole blocks into a few pieces per thread, while one thread averages the replicas'
+    /// pending control-variate gradients and then steps their control variates with `cv_lr`
+    /// (each replica its own copy; the other threads take the pieces meanwhile). The model's
+    /// step and the control variates' touch nothing in common, so running them side by side
+    /// gives the numbers of running them one after the other. Returns the metric's sums, added
     /// up block after block as one pass over the whole gradient adds them.
     fn update(
         &mut self,
@@ -396,6 +398,7 @@ where
         mut tracker: Option<&mut VarianceTracker<M>>,
         weights: &[f32],
         lr: f32,
+        cv_lr: f32,
     ) -> Sums {
         let step = adam.begin_step(lr, AdamConfig::REBAR);
         let pieces = 4 * self.threads;
@@ -455,7 +458,11 @@ where
             sums
         };
         let estimators = &mut estimators[..shards];
-        rayon::join(|| average_pending_gradients(estimators, pending, weights), fold_and_step_all).1
+        let control_variates = || {
+            average_pending_gradients(estimators, pending, weights);
+            estimators.par_iter_mut().flatten().for_each(|e| e.update_control_variates(cv_lr));
+        };
+        rayon::join(control_variates, fold_and_step_all).1
     }
 
     /// Phase 2: `total = Σ_w weights[w]·grad_w` (REBAR: `+ η ⊙ Σ_w weights[w]·B_w`, with the
