@@ -162,8 +162,8 @@ pub struct StepOutcome {
     /// The estimator's diagnostics, with the ELBO averaged over the whole batch.
     pub diagnostics: Diagnostics,
     /// Whether the gradient was finite; if not, the model's parameters may be partly updated
-    /// (see [`last_pass`](super::last_pass)) and the control variates updated: the run must
-    /// stop.
+    /// (see [`last_pass`](super::last_pass)), and with one shard its control variates too: the
+    /// run must stop.
     pub finite: bool,
     /// The variance metric of [`VarianceTracker`], if one was given and the gradient was finite.
     pub variance: Option<f64>,
@@ -314,6 +314,9 @@ where
             if !sums.finite() {
                 return StepOutcome { diagnostics, finite: false, variance: None };
             }
+            if self.shards.len() > 1 {
+                self.shards.par_iter_mut().for_each(|shard| shard.estimator.update_control_variates(cv_lr));
+            }
             StepOutcome { diagnostics, finite: true, variance: sums.variance().filter(|_| tracked) }
         })
     }
@@ -386,11 +389,13 @@ where
     /// Phase 4, the last pass over the gradient ([`last_pass`](super::last_pass)): the variance
     /// metric's fold into `tracker` (or only the finiteness check) and Adam's step, split by
     /// whole blocks into a few pieces per thread, while one thread averages the replicas'
-    /// pending control-variate gradients and then steps their control variates with `cv_lr`
-    /// (each replica its own copy; the other threads take the pieces meanwhile). The model's
-    /// step and the control variates' touch nothing in common, so running them side by side
-    /// gives the numbers of running them one after the other. Returns the metric's sums, added
-    /// up block after block as one pass over the whole gradient adds them.
+    /// pending control-variate gradients (serial, but short) or, with one shard, steps its
+    /// control variates with `cv_lr` (the other threads take the pieces meanwhile; with several
+    /// shards each replica steps its own afterwards, on its own thread, which measured faster
+    /// than stepping them here). The model's step and the control variates' touch nothing in
+    /// common, so running them side by side gives the numbers of running them one after the
+    /// other. Returns the metric's sums, added up block after block as one pass over the whole
+    /// gradient adds them.
     fn update(
         &mut self,
         model: &mut M,
@@ -460,7 +465,9 @@ where
         let estimators = &mut estimators[..shards];
         let control_variates = || {
             average_pending_gradients(estimators, pending, weights);
-            estimators.par_iter_mut().flatten().for_each(|e| e.update_control_variates(cv_lr));
+            if let [Some(estimator)] = estimators {
+                estimator.update_control_variates(cv_lr);
+            }
         };
         rayon::join(control_variates, fold_and_step_all).1
     }
