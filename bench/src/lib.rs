@@ -9,7 +9,7 @@ use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rebar_core::model::{LATENT, Linear1, Linear2, Nonlinear, PIXELS};
 use rebar_core::{Adam, AdamConfig, Sbn};
-use rebar_host::train::parallel::DataParallel;
+use rebar_host::train::parallel::{DataParallel, PhaseTimes};
 use rebar_host::train::{AnyEstimator, EstimatorKind, EstimatorOptions};
 
 /// Every estimator the host offers, in the order of the tables.
@@ -40,6 +40,8 @@ pub struct TrainingStep<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIX
     /// --train-threads --shards` (like the one-thread step, without the trainer's variance
     /// metric), and its step count.
     parallel: Option<(DataParallel<M, PIXELS, LATENT>, u64)>,
+    /// The data-parallel step's phase times, summed over its steps.
+    phases: PhaseTimes,
 }
 
 impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]> + Send + Sync, const B: usize> TrainingStep<M, B> {
@@ -69,6 +71,7 @@ impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]> + Send + Sync
             estimator,
             batch,
             parallel,
+            phases: PhaseTimes::default(),
         }
     }
 
@@ -81,6 +84,7 @@ impl<M: Sbn<LATENT, Input = [f32; PIXELS], Target = [f32; PIXELS]> + Send + Sync
             let lr = LEARNING_RATE;
             let out =
                 parallel.step(&mut self.model, &mut self.adam, None, &self.batch, &self.batch, rng, lr, 10.0 * lr);
+            self.phases.add(&out.phases);
             return out.diagnostics.elbo;
         }
         self.model.load_batch(&self.batch, &self.batch, &mut self.scratch);
@@ -125,6 +129,37 @@ pub fn with_parallel_case<R: Send>(
         }
     }
     dispatch(model, batch, kind, Threads(threads, shards, f))
+}
+
+/// The mean time of each phase of the data-parallel step ([`PhaseTimes`]) over `steps` steps of
+/// the named case on `threads` threads and `shards` shards (`threads` or `shards` ≥ 2), after
+/// as many warm-up steps.
+pub fn parallel_phases(
+    model: &str,
+    batch: usize,
+    kind: EstimatorKind,
+    (threads, shards): (usize, usize),
+    steps: usize,
+) -> PhaseTimes {
+    struct Phases(usize, usize, usize);
+    impl Case<PhaseTimes> for Phases {
+        fn run<M: Model, const B: usize>(self, kind: EstimatorKind) -> PhaseTimes {
+            let Phases(threads, shards, steps) = self;
+            let mut step = TrainingStep::<M, B>::new(kind, threads, shards);
+            let pool = step.parallel.as_ref().map(|(p, ..)| p.pool()).expect("two or more threads or shards");
+            pool.install(|| {
+                for _ in 0..steps {
+                    step.run();
+                }
+                step.phases = PhaseTimes::default();
+                for _ in 0..steps {
+                    step.run();
+                }
+            });
+            step.phases.mean_over(steps)
+        }
+    }
+    dispatch(model, batch, kind, Phases(threads, shards, steps))
 }
 
 /// The models of the bench cases.

@@ -167,6 +167,74 @@ pub struct StepOutcome {
     pub finite: bool,
     /// The variance metric of [`VarianceTracker`], if one was given and the gradient was finite.
     pub variance: Option<f64>,
+    /// How long each phase of the step took.
+    pub phases: PhaseTimes,
+}
+
+/// Wall-clock time of each phase of one [`DataParallel::step`], in seconds (a few clock reads a
+/// step: what `cargo run --release -p rebar-bench --example step_phases` reports).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PhaseTimes {
+    /// Phase 1: the shards' estimates (REBAR and RELAX: their halves A and B).
+    pub estimate: f64,
+    /// Phase 2: the shards' gradients summed (REBAR and RELAX: A + η ⊙ B and its sums).
+    pub reduce: f64,
+    /// Phase 3: REBAR's and RELAX's variance gradients.
+    pub variance_gradients: f64,
+    /// Phase 4: the variance metric and Adam (with one shard, its control variates' update too).
+    pub update: f64,
+    /// With several shards: each replica's control-variate update.
+    pub control_variates: f64,
+}
+
+impl PhaseTimes {
+    /// The phases as (name, seconds), in the order they run.
+    pub fn named(&self) -> [(&'static str, f64); 5] {
+        [
+            ("estimate", self.estimate),
+            ("reduce", self.reduce),
+            ("variance_gradients", self.variance_gradients),
+            ("update", self.update),
+            ("control_variates", self.control_variates),
+        ]
+    }
+
+    /// Each phase's time as `f(this phase's time, other's)`.
+    fn zip_with(&mut self, other: &PhaseTimes, f: impl Fn(f64, f64) -> f64) {
+        self.estimate = f(self.estimate, other.estimate);
+        self.reduce = f(self.reduce, other.reduce);
+        self.variance_gradients = f(self.variance_gradients, other.variance_gradients);
+        self.update = f(self.update, other.update);
+        self.control_variates = f(self.control_variates, other.control_variates);
+    }
+
+    /// Adds `other`'s times to these.
+    pub fn add(&mut self, other: &PhaseTimes) {
+        self.zip_with(other, |a, b| a + b);
+    }
+
+    /// These times divided by `n` (a sum over `n` steps → the mean per step).
+    pub fn mean_over(mut self, n: usize) -> PhaseTimes {
+        self.zip_with(&PhaseTimes::default(), |a, _| a / n.max(1) as f64);
+        self
+    }
+}
+
+/// Laps of the step's phases.
+struct PhaseClock(std::time::Instant);
+
+impl PhaseClock {
+    fn start() -> Self {
+        PhaseClock(std::time::Instant::now())
+    }
+
+    /// Seconds since the last lap (or the start).
+    fn lap(&mut self) -> f64 {
+        let now = std::time::Instant::now();
+        let seconds = now.duration_since(self.0).as_secs_f64();
+        self.0 = now;
+        seconds
+    }
 }
 
 impl<M, const X: usize, const H: usize> DataParallel<M, X, H>
@@ -298,8 +366,10 @@ where
     {
         let pool = self.pool.clone();
         pool.install(|| {
+            let mut clock = PhaseClock::start();
             let helpers = if self.shards.len() == 1 { self.threads - 1 } else { 0 };
             let weights = keep_awake(helpers, || self.estimate(model, inputs, targets, rng));
+            let estimate = clock.lap();
             let weights = &weights[..self.shards.len()];
             if let [shard] = &mut self.shards[..] {
                 // One shard's gradient is the total: take it as it is (its buffer gets the old
@@ -308,16 +378,21 @@ where
             }
             let tracked = tracker.is_some();
             let totals = self.reduce(weights);
+            let reduce = clock.lap();
             let mut diagnostics = keep_awake(helpers, || self.variance_gradients(model, &totals));
+            let variance_gradients = clock.lap();
             diagnostics.elbo = self.shards.iter().zip(weights).map(|(s, &c)| c * s.diagnostics.elbo).sum();
             let sums = self.update(model, adam, tracker, weights, lr, cv_lr);
+            let update = clock.lap();
+            let mut phases = PhaseTimes { estimate, reduce, variance_gradients, update, ..PhaseTimes::default() };
             if !sums.finite() {
-                return StepOutcome { diagnostics, finite: false, variance: None };
+                return StepOutcome { diagnostics, finite: false, variance: None, phases };
             }
             if self.shards.len() > 1 {
                 self.shards.par_iter_mut().for_each(|shard| shard.estimator.update_control_variates(cv_lr));
             }
-            StepOutcome { diagnostics, finite: true, variance: sums.variance().filter(|_| tracked) }
+            phases.control_variates = clock.lap();
+            StepOutcome { diagnostics, finite: true, variance: sums.variance().filter(|_| tracked), phases }
         })
     }
 
