@@ -386,3 +386,35 @@ fn sharded_gradient_is_the_weighted_sum_of_the_shards_bit_for_bit() {
         }
     }
 }
+
+/// The step's phase times are laps of its own clock: the phases that do work take some time,
+/// the replicas' control-variate phase none with one shard, and together they fit within the
+/// call.
+#[test]
+fn phase_times_cover_the_step() {
+    let batch: Vec<[f32; 96]> = {
+        let mut data = rng(11);
+        (0..9).map(|_| binary_row(&mut data)).collect()
+    };
+    for (kind, shards) in [(EstimatorKind::Rebar, 1), (EstimatorKind::Rebar, 2), (EstimatorKind::Nvil, 2)] {
+        let new = || {
+            AnyEstimator::<Wide, 96, 32, BATCH_CAPACITY>::new(kind, EstimatorOptions::default(), &mut rng(3)).unwrap()
+        };
+        let mut model = small_model::<Wide, 32>(5, &batch, &batch);
+        let mut adam = boxed::<Adam<Wide>>();
+        let replicas = (1..shards).map(|_| new()).collect();
+        let mut parallel = DataParallel::with_threads(new(), replicas, 2).unwrap();
+        let start = std::time::Instant::now();
+        let out = parallel.step(&mut model, &mut adam, None, &batch, &batch, |w| shard_rng(0, w), LR, 10.0 * LR);
+        let wall = start.elapsed().as_secs_f64();
+        let p = out.phases;
+        let what = format!("{} on {shards} shards: {p:?}", kind.name());
+        assert!(p.estimate > 0.0 && p.update > 0.0, "{what}");
+        if kind == EstimatorKind::Rebar {
+            assert!(p.reduce > 0.0 && p.variance_gradients > 0.0, "{what}");
+        }
+        assert_eq!(p.control_variates > 0.0, shards > 1, "{what}");
+        let sum: f64 = p.named().iter().map(|(_, s)| s).sum();
+        assert!(sum <= wall, "{what}: the phases take {sum} s of a {wall} s call");
+    }
+}

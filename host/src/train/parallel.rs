@@ -183,7 +183,8 @@ pub struct PhaseTimes {
     pub variance_gradients: f64,
     /// Phase 4: the variance metric and Adam (with one shard, its control variates' update too).
     pub update: f64,
-    /// With several shards: each replica's control-variate update.
+    /// With several shards: each replica's control-variate update (zero with one shard, whose
+    /// update is part of `update`).
     pub control_variates: f64,
 }
 
@@ -390,8 +391,8 @@ where
             }
             if self.shards.len() > 1 {
                 self.shards.par_iter_mut().for_each(|shard| shard.estimator.update_control_variates(cv_lr));
+                phases.control_variates = clock.lap();
             }
-            phases.control_variates = clock.lap();
             StepOutcome { diagnostics, finite: true, variance: sums.variance().filter(|_| tracked), phases }
         })
     }
