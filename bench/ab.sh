@@ -12,6 +12,10 @@
 # the `throughput` example's (substrings of "model,estimator,batch"; default: every estimator on
 # linear1 at batch 24 and 1). Same compiler flags for both builds (.cargo/config.toml: native).
 # Needs `taskset` (util-linux) and two CPUs.
+#
+# With AB_THREADS set to the `throughput` example's thread flags (e.g. AB_THREADS="--threads 2
+# --shards 1"), each build's step runs on both cores, so the two run one after the other instead,
+# their order swapped every round: a slow spell then hits one side only, so use more rounds.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,12 +36,20 @@ cargo build --release -q -p rebar-bench --example throughput
 old="$root/target/ab/release/examples/throughput"
 new="$root/target/release/examples/throughput"
 
+read -r -a threads <<<"${AB_THREADS:-}"
 for ((i = 1; i <= rounds; i++)); do
   echo "round $i/$rounds" >&2
-  cpu_old=$((i % 2)) cpu_new=$(((i + 1) % 2))
-  taskset -c "$cpu_old" "$old" 1 "$seconds" "${filters[@]}" >"$scratch/old" 2>/dev/null &
-  taskset -c "$cpu_new" "$new" 1 "$seconds" "${filters[@]}" >"$scratch/new" 2>/dev/null
-  wait
+  if [ ${#threads[@]} -gt 0 ]; then
+    # Each build needs both cores: one after the other, the order swapped every round.
+    for side in $( ((i % 2)) && echo old new || echo new old); do
+      "${!side}" "${threads[@]}" 1 "$seconds" "${filters[@]}" >"$scratch/$side" 2>/dev/null
+    done
+  else
+    cpu_old=$((i % 2)) cpu_new=$(((i + 1) % 2))
+    taskset -c "$cpu_old" "$old" 1 "$seconds" "${filters[@]}" >"$scratch/old" 2>/dev/null &
+    taskset -c "$cpu_new" "$new" 1 "$seconds" "${filters[@]}" >"$scratch/new" 2>/dev/null
+    wait
+  fi
   tail -n +2 "$scratch/old" | sed 's/^/old,/'
   tail -n +2 "$scratch/new" | sed 's/^/new,/'
 done | python3 -c '
