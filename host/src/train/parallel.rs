@@ -201,23 +201,24 @@ impl PhaseTimes {
     }
 
     /// Each phase's time as `f(this phase's time, other's)`.
-    fn zip_with(&mut self, other: &PhaseTimes, f: impl Fn(f64, f64) -> f64) {
-        self.estimate = f(self.estimate, other.estimate);
-        self.reduce = f(self.reduce, other.reduce);
-        self.variance_gradients = f(self.variance_gradients, other.variance_gradients);
-        self.update = f(self.update, other.update);
-        self.control_variates = f(self.control_variates, other.control_variates);
+    fn zip_with(&self, other: &PhaseTimes, f: impl Fn(f64, f64) -> f64) -> PhaseTimes {
+        PhaseTimes {
+            estimate: f(self.estimate, other.estimate),
+            reduce: f(self.reduce, other.reduce),
+            variance_gradients: f(self.variance_gradients, other.variance_gradients),
+            update: f(self.update, other.update),
+            control_variates: f(self.control_variates, other.control_variates),
+        }
     }
 
     /// Adds `other`'s times to these.
     pub fn add(&mut self, other: &PhaseTimes) {
-        self.zip_with(other, |a, b| a + b);
+        *self = self.zip_with(other, |a, b| a + b);
     }
 
     /// These times divided by `n` (a sum over `n` steps → the mean per step).
-    pub fn mean_over(mut self, n: usize) -> PhaseTimes {
-        self.zip_with(&PhaseTimes::default(), |a, _| a / n.max(1) as f64);
-        self
+    pub fn mean_over(&self, n: usize) -> PhaseTimes {
+        self.zip_with(self, |a, _| a / n.max(1) as f64)
     }
 }
 
@@ -467,8 +468,8 @@ where
     /// whole blocks into a few pieces per thread, while one thread averages the replicas'
     /// pending control-variate gradients (serial, but short) or, with one shard, steps its
     /// control variates with `cv_lr` (the other threads take the pieces meanwhile; with several
-    /// shards each replica steps its own afterwards, on its own thread, which measured faster
-    /// than stepping them here). The model's step and the control variates' touch nothing in
+    /// shards each replica steps its own afterwards, on its own thread: stepping them here
+    /// measured no faster). The model's step and the control variates' touch nothing in
     /// common, so running them side by side gives the numbers of running them one after the
     /// other. Returns the metric's sums, added up block after block as one pass over the whole
     /// gradient adds them.
