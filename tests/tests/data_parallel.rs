@@ -250,15 +250,18 @@ fn the_same_seed_and_shard_count_give_identical_runs() {
 /// A model whose weight tensors span several of the reduction's 1,024-value blocks, so that
 /// two or three threads split them (the small models' fit in one block).
 type Wide = OneLayer<96, 32, 96, Dense<96, 32>, Dense<32, 96>, Generative>;
+/// The same with MLP encoder and decoder, whose encoder tangent pair is two passes (one shard on
+/// several threads runs them side by side: `Rebar::variance_gradients_forked`).
+type WideMlp = OneLayer<96, 32, 96, Mlp2<96, 24, 32>, Mlp2<32, 24, 96>, Generative>;
 
 /// Everything a step leaves behind, bit for bit: the gradient, the model, the estimator's state
 /// (η, baselines, temperature, pending gradients), Adam's moments, the variance metric and the
 /// ELBO.
-fn fingerprint(
+fn fingerprint<M: Sbn<32, Input = [f32; 96]>>(
     grad: Vec<f64>,
-    model: &Wide,
-    estimator: &mut AnyEstimator<Wide, 96, 32, BATCH_CAPACITY>,
-    adam: &Adam<Wide>,
+    model: &M,
+    estimator: &mut AnyEstimator<M, 96, 32, BATCH_CAPACITY>,
+    adam: &Adam<M>,
     variance: Option<f64>,
     elbo: f32,
 ) -> Vec<u64> {
@@ -273,26 +276,29 @@ fn fingerprint(
 /// `steps` steps of `kind` on `Wide` over `shards` shards on `threads` threads (`None`: the
 /// single-threaded step of `rebar train --train-threads 1`, with its own variance metric), and
 /// the fingerprint of each.
-fn run_wide(kind: EstimatorKind, shards: usize, threads: Option<usize>, steps: u64) -> Vec<Vec<u64>> {
+fn run_wide<M>(kind: EstimatorKind, shards: usize, threads: Option<usize>, steps: u64) -> Vec<Vec<u64>>
+where
+    M: Sbn<32, Input = [f32; 96], Target = [f32; 96]> + Send + Sync,
+{
     let batch: Vec<[f32; 96]> = {
         let mut data = rng(11);
         (0..9).map(|_| binary_row(&mut data)).collect()
     };
     let new =
-        || AnyEstimator::<Wide, 96, 32, BATCH_CAPACITY>::new(kind, EstimatorOptions::default(), &mut rng(3)).unwrap();
-    let mut model = small_model::<Wide, 32>(5, &batch, &batch);
-    let (mut adam, mut tracker) = (boxed::<Adam<Wide>>(), VarianceTracker::<Wide>::new());
+        || AnyEstimator::<M, 96, 32, BATCH_CAPACITY>::new(kind, EstimatorOptions::default(), &mut rng(3)).unwrap();
+    let mut model = small_model::<M, 32>(5, &batch, &batch);
+    let (mut adam, mut tracker) = (boxed::<Adam<M>>(), VarianceTracker::<M>::new());
     let mut prints = Vec::new();
     match threads {
         None => {
-            let (mut estimator, mut grad) = (new(), boxed::<Wide>());
-            let mut scratch = boxed::<<Wide as Sbn<32>>::Scratch<BATCH_CAPACITY>>();
+            let (mut estimator, mut grad) = (new(), boxed::<M>());
+            let mut scratch = boxed::<M::Scratch<BATCH_CAPACITY>>();
             for step in 0..steps {
                 model.load_batch(&batch, &batch, &mut scratch);
                 let d = estimator.estimate(&model, &mut scratch, &mut shard_rng(step, 0), &mut grad);
                 let variance = fold_and_step_all(&*grad, &mut tracker, &mut *model, &mut *adam, LR);
                 estimator.update_control_variates(10.0 * LR);
-                prints.push(fingerprint(flat_tensors(&*grad), &model, &mut estimator, &adam, variance, d.elbo));
+                prints.push(fingerprint(flat_tensors(&*grad), &*model, &mut estimator, &adam, variance, d.elbo));
             }
         }
         Some(threads) => {
@@ -304,7 +310,7 @@ fn run_wide(kind: EstimatorKind, shards: usize, threads: Option<usize>, steps: u
                 assert!(out.finite, "{}: finite", kind.name());
                 let grad = flat_tensors(parallel.gradient());
                 let elbo = out.diagnostics.elbo;
-                prints.push(fingerprint(grad, &model, parallel.estimator_mut(), &adam, out.variance, elbo));
+                prints.push(fingerprint(grad, &*model, parallel.estimator_mut(), &adam, out.variance, elbo));
             }
         }
     }
@@ -314,9 +320,20 @@ fn run_wide(kind: EstimatorKind, shards: usize, threads: Option<usize>, steps: u
 #[test]
 fn one_shard_on_several_threads_is_the_single_threaded_step_bit_for_bit() {
     for kind in EstimatorKind::ALL {
-        let single = run_wide(kind, 1, None, 3);
+        let single = run_wide::<Wide>(kind, 1, None, 3);
         for threads in [1, 2, 3] {
-            assert!(run_wide(kind, 1, Some(threads), 3) == single, "{} on {threads} threads", kind.name());
+            assert!(run_wide::<Wide>(kind, 1, Some(threads), 3) == single, "{} on {threads} threads", kind.name());
+        }
+    }
+    // REBAR and RELAX fork an MLP encoder's two tangents (affine encoders make one pass for both).
+    for kind in [EstimatorKind::Rebar, EstimatorKind::Relax] {
+        let single = run_wide::<WideMlp>(kind, 1, None, 3);
+        for threads in [2, 3] {
+            assert!(
+                run_wide::<WideMlp>(kind, 1, Some(threads), 3) == single,
+                "{} (MLP) on {threads} threads",
+                kind.name()
+            );
         }
     }
 }
@@ -324,9 +341,13 @@ fn one_shard_on_several_threads_is_the_single_threaded_step_bit_for_bit() {
 #[test]
 fn threads_do_not_change_a_sharded_run() {
     for kind in [EstimatorKind::Rebar, EstimatorKind::Relax, EstimatorKind::Nvil, EstimatorKind::Reinforce] {
-        let one = run_wide(kind, 2, Some(1), 3);
+        let one = run_wide::<Wide>(kind, 2, Some(1), 3);
         for threads in [2, 3] {
-            assert!(run_wide(kind, 2, Some(threads), 3) == one, "{}: 2 shards on {threads} threads", kind.name());
+            assert!(
+                run_wide::<Wide>(kind, 2, Some(threads), 3) == one,
+                "{}: 2 shards on {threads} threads",
+                kind.name()
+            );
         }
     }
 }

@@ -404,6 +404,56 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         grad: &M,
         totals: &GradientTotals,
     ) -> Diagnostics {
+        let pair = |s: &mut M::Scratch<B>, l: usize, scales: [&[f32]; 2], out: [&mut [[f32; H]]; 2]| {
+            model.encoder_tangent_pair(s, l, grad, scales, out)
+        };
+        self.variance_gradients_with(model, s, grad, totals, pair)
+    }
+
+    /// [`Rebar::variance_gradients`] with each layer's two encoder tangents of a learned
+    /// temperature, J·g and J·(η ⊙ g), run through `fork`: the first in `s`, the second in
+    /// `s_score`, a workspace after the same batch's hard pass (as [`Rebar::estimate_parts_forked`]
+    /// leaves it). The tangents write only their own workspace and output, and one tangent alone
+    /// gives what the pair gives, so the results are [`Rebar::variance_gradients`]'s bit for bit.
+    /// Only where the pair is two passes (an MLP encoder: the threads then share them); affine
+    /// encoders make one pass over g for both ([`Sbn::ENCODER_TANGENT_PAIR_IN_ONE_PASS`]), which
+    /// two threads would each repeat, so they run [`Rebar::variance_gradients`].
+    pub fn variance_gradients_forked<F: Fork>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        s_score: &mut M::Scratch<B>,
+        grad: &M,
+        totals: &GradientTotals,
+        fork: &F,
+    ) -> Diagnostics
+    where
+        M: Sync,
+        M::Scratch<B>: Send,
+    {
+        if M::ENCODER_TANGENT_PAIR_IN_ONE_PASS {
+            return self.variance_gradients(model, s, grad, totals);
+        }
+        let pair =
+            |s: &mut M::Scratch<B>, l: usize, [first, second]: [&[f32]; 2], [jg, tangent]: [&mut [[f32; H]]; 2]| {
+                fork.join(
+                    || model.encoder_tangent(s, l, grad, first, jg),
+                    || model.encoder_tangent(s_score, l, grad, second, tangent),
+                )
+            };
+        self.variance_gradients_with(model, s, grad, totals, pair)
+    }
+
+    /// [`Rebar::variance_gradients`] with `tangent_pair(s, l, scales, out)` for
+    /// [`Sbn::encoder_tangent_pair`].
+    fn variance_gradients_with(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        grad: &M,
+        totals: &GradientTotals,
+        mut tangent_pair: impl FnMut(&mut M::Scratch<B>, usize, [&[f32]; 2], [&mut [[f32; H]]; 2]),
+    ) -> Diagnostics {
         let n = M::rows(s).n;
         let inv_n = 1.0 / n as f32;
         let etas = self.eta.etas();
@@ -424,8 +474,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
             let ones = [1.0f32; MAX_TENSORS];
             for l in 0..M::LAYERS {
                 if self.learn_temperature {
-                    let out = [&mut self.jg[l][..n], &mut self.tangent[..n]];
-                    model.encoder_tangent_pair(s, l, grad, [&ones, &etas], out);
+                    tangent_pair(s, l, [&ones, &etas], [&mut self.jg[l][..n], &mut self.tangent[..n]]);
                     for r in 0..n {
                         for j in 0..H {
                             d_tau += self.tangent[r][j] as f64 * self.d_tau_logits[l][r][j] as f64;

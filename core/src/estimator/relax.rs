@@ -158,6 +158,29 @@ where
         d
     }
 
+    /// [`Relax::variance_gradients`] with the REBAR part's
+    /// [`Rebar::variance_gradients_forked`] (`s_score`: a workspace after the same batch's hard
+    /// pass); the same results.
+    pub fn variance_gradients_forked<F: Fork>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        s_score: &mut M::Scratch<B>,
+        grad: &M,
+        totals: &GradientTotals,
+        fork: &F,
+    ) -> Diagnostics
+    where
+        M: Sync,
+        M::Scratch<B>: Send,
+    {
+        let d = self.rebar.variance_gradients_forked(model, s, s_score, grad, totals, fork);
+        if self.rebar.trains_control_variates() {
+            self.add_psi_gradient(s, totals.count);
+        }
+        d
+    }
+
     /// Adds R to `grad` for every layer, keeping z and ∂z̃/∂a − 1 for the ψ-gradient.
     fn add_relax_term(&mut self, model: &M, s: &mut M::Scratch<B>, grad: &mut M) {
         let n = M::rows(s).n;

@@ -118,6 +118,9 @@ impl Relaxation {
 pub trait Sbn<const H: usize>: Tensors + Zeroable {
     /// Number of stochastic layers (1 or 2).
     const LAYERS: usize;
+    /// Whether every layer's [`Sbn::encoder_tangent_pair`] is one pass over the direction
+    /// ([`crate::net::Net::TANGENT_PAIR_IN_ONE_PASS`]).
+    const ENCODER_TANGENT_PAIR_IN_ONE_PASS: bool = false;
     /// True for structured prediction (see [`Task`]).
     const STRUCTURED: bool;
     /// One example's encoder input (the whole image, or its top half for structured prediction),

@@ -90,6 +90,7 @@ where
     T: Task,
 {
     const LAYERS: usize = 1;
+    const ENCODER_TANGENT_PAIR_IN_ONE_PASS: bool = E::TANGENT_PAIR_IN_ONE_PASS;
     const STRUCTURED: bool = T::STRUCTURED;
     type Input = [f32; X];
     type Target = [f32; Y];

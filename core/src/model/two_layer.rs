@@ -140,6 +140,7 @@ where
     T: Task,
 {
     const LAYERS: usize = 2;
+    const ENCODER_TANGENT_PAIR_IN_ONE_PASS: bool = E0::TANGENT_PAIR_IN_ONE_PASS && E1::TANGENT_PAIR_IN_ONE_PASS;
     const STRUCTURED: bool = T::STRUCTURED;
     type Input = [f32; X];
     type Target = [f32; Y];

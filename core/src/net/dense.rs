@@ -141,6 +141,8 @@ fn center_product<const IN: usize, const OUT: usize>(w: &[[f32; OUT]; IN], bin: 
 impl<const IN: usize, const OUT: usize> Net<IN, OUT> for Dense<IN, OUT> {
     type Hidden<const B: usize> = ();
 
+    const TANGENT_PAIR_IN_ONE_PASS: bool = true;
+
     fn init<R: Rng + ?Sized>(&mut self, rng: &mut R) {
         init_weights(rng, self.w.as_flattened_mut(), IN);
         self.b = [0.0; OUT];

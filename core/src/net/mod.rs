@@ -70,6 +70,11 @@ pub trait Net<const IN: usize, const OUT: usize>: Tensors + Zeroable {
     /// tangents of the adjoints.
     type Hidden<const B: usize>: Zeroable + Send + Sync;
 
+    /// Whether [`Net::tangent_binary_pair`] makes one pass over the direction for both tangents
+    /// (an affine map), rather than two: then two threads, one tangent each, would repeat that
+    /// pass instead of sharing the work.
+    const TANGENT_PAIR_IN_ONE_PASS: bool = false;
+
     /// Initialises the parameters as the official code does: weights from a truncated normal
     /// with standard deviation √(2.6 / fan_in) (TF `variance_scaling_initializer`, factor 2,
     /// truncated at 2σ), biases zero.

@@ -274,4 +274,27 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
             _ => None,
         }
     }
+
+    /// [`AnyEstimator::variance_gradients`] with the learned temperature's two encoder tangents
+    /// run through `fork`, the second in `s_score` (REBAR's and RELAX's
+    /// `variance_gradients_forked`: the same results).
+    pub fn variance_gradients_forked<F: Fork>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        s_score: &mut M::Scratch<B>,
+        grad: &M,
+        totals: &GradientTotals,
+        fork: &F,
+    ) -> Option<Diagnostics>
+    where
+        M: Sync,
+        M::Scratch<B>: Send,
+    {
+        match self {
+            Self::Rebar(e) => Some(e.variance_gradients_forked(model, s, s_score, grad, totals, fork)),
+            Self::Relax(e) => Some(e.variance_gradients_forked(model, s, s_score, grad, totals, fork)),
+            _ => None,
+        }
+    }
 }

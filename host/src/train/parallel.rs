@@ -454,8 +454,13 @@ where
         if self.shards[0].estimator.rebar_part().is_some() {
             let total: &M = &self.total;
             self.shards.par_iter_mut().filter(|s| s.estimated).for_each(|shard| {
-                let estimator = &mut shard.estimator;
-                if let Some(d) = estimator.variance_gradients(model, &mut shard.scratch, total, totals) {
+                let (estimator, s) = (&mut shard.estimator, &mut shard.scratch);
+                // One shard on several threads: the learned temperature's two tangents side by side.
+                let d = match shard.score_scratch.as_deref_mut() {
+                    Some(s_score) => estimator.variance_gradients_forked(model, s, s_score, total, totals, &RayonFork),
+                    None => estimator.variance_gradients(model, s, total, totals),
+                };
+                if let Some(d) = d {
                     shard.diagnostics = d;
                 }
             });
