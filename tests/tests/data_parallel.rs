@@ -6,7 +6,7 @@
 
 use rand_core::{Infallible, TryRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use rebar_core::model::{Generative, OneLayer};
+use rebar_core::model::{Generative, OneLayer, TwoLayer};
 use rebar_core::net::{Dense, Mlp2};
 use rebar_core::state::StateVisitor;
 use rebar_core::{Adam, AdamConfig, Sbn, Tensors};
@@ -253,6 +253,8 @@ type Wide = OneLayer<96, 32, 96, Dense<96, 32>, Dense<32, 96>, Generative>;
 /// The same with MLP encoder and decoder, whose encoder tangent pair is two passes (one shard on
 /// several threads runs them side by side: `Rebar::variance_gradients_forked`).
 type WideMlp = OneLayer<96, 32, 96, Mlp2<96, 24, 32>, Mlp2<32, 24, 96>, Generative>;
+/// Two stochastic layers (one shard on several threads computes their tangents side by side).
+type WideTwoLayer = TwoLayer<96, 32, 96, Dense<96, 32>, Dense<32, 32>, Dense<32, 32>, Dense<32, 96>, Generative>;
 
 /// Everything a step leaves behind, bit for bit: the gradient, the model, the estimator's state
 /// (η, baselines, temperature, pending gradients), Adam's moments, the variance metric and the
@@ -325,15 +327,15 @@ fn one_shard_on_several_threads_is_the_single_threaded_step_bit_for_bit() {
             assert!(run_wide::<Wide>(kind, 1, Some(threads), 3) == single, "{} on {threads} threads", kind.name());
         }
     }
-    // REBAR and RELAX fork an MLP encoder's two tangents (affine encoders make one pass for both).
-    for kind in [EstimatorKind::Rebar, EstimatorKind::Relax] {
-        let single = run_wide::<WideMlp>(kind, 1, None, 3);
+    // REBAR and RELAX split their variance gradients' encoder tangents over the threads: an MLP
+    // encoder's two tangents (an affine one makes one pass for both), two layers' tangents.
+    for kind in [EstimatorKind::Rebar, EstimatorKind::RebarFixed, EstimatorKind::Relax] {
+        let (mlp, two_layers) = (run_wide::<WideMlp>(kind, 1, None, 3), run_wide::<WideTwoLayer>(kind, 1, None, 3));
         for threads in [2, 3] {
-            assert!(
-                run_wide::<WideMlp>(kind, 1, Some(threads), 3) == single,
-                "{} (MLP) on {threads} threads",
-                kind.name()
-            );
+            let name = kind.name();
+            assert!(run_wide::<WideMlp>(kind, 1, Some(threads), 3) == mlp, "{name} (MLP) on {threads} threads");
+            let forked = run_wide::<WideTwoLayer>(kind, 1, Some(threads), 3);
+            assert!(forked == two_layers, "{name} (two layers) on {threads} threads");
         }
     }
 }

@@ -185,9 +185,10 @@ pub struct Rebar<M, const X: usize, const H: usize, const B: usize> {
     cv_grad: M,
     /// ∂B^logits_k/∂τ per layer (learned temperature).
     d_tau_logits: [[[f32; H]; B]; 2],
-    tangent: [[f32; H]; B],
+    /// J_l·(η ⊙ g) per layer (learned temperature).
+    tangent: Tangents<H, B>,
     /// J_l·g per layer (variance gradient of the baseline; read by RELAX).
-    jg: [[[f32; H]; B]; 2],
+    jg: Tangents<H, B>,
     variance: f32,
 }
 
@@ -404,20 +405,25 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         grad: &M,
         totals: &GradientTotals,
     ) -> Diagnostics {
-        let pair = |s: &mut M::Scratch<B>, l: usize, scales: [&[f32]; 2], out: [&mut [[f32; H]]; 2]| {
-            model.encoder_tangent_pair(s, l, grad, scales, out)
-        };
-        self.variance_gradients_with(model, s, grad, totals, pair)
+        let learn = self.learn_temperature;
+        let all_layers =
+            |s: &mut M::Scratch<B>, scales: [&[f32]; 2], jg: &mut Tangents<H, B>, tangent: &mut Tangents<H, B>| {
+                for l in 0..M::LAYERS {
+                    encoder_tangents(model, s, l, grad, learn, scales, &mut jg[l], &mut tangent[l]);
+                }
+            };
+        self.variance_gradients_with(model, s, totals, all_layers)
     }
 
-    /// [`Rebar::variance_gradients`] with each layer's two encoder tangents of a learned
-    /// temperature, J·g and J·(η ⊙ g), run through `fork`: the first in `s`, the second in
-    /// `s_score`, a workspace after the same batch's hard pass (as [`Rebar::estimate_parts_forked`]
-    /// leaves it). The tangents write only their own workspace and output, and one tangent alone
-    /// gives what the pair gives, so the results are [`Rebar::variance_gradients`]'s bit for bit.
-    /// Only where the pair is two passes (an MLP encoder: the threads then share them); affine
-    /// encoders make one pass over g for both ([`Sbn::ENCODER_TANGENT_PAIR_IN_ONE_PASS`]), which
-    /// two threads would each repeat, so they run [`Rebar::variance_gradients`].
+    /// [`Rebar::variance_gradients`] with the encoder tangents of g it needs split over the two
+    /// closures of `fork`, the second working in `s_score`, a workspace after the same batch's
+    /// hard pass (as [`Rebar::estimate_parts_forked`] leaves it): with two stochastic layers, one
+    /// layer each; with one and a learned temperature, J·g and J·(η ⊙ g) one each, where the
+    /// encoder's pair is two passes (an MLP). An affine encoder makes one pass over g for both
+    /// ([`Sbn::ENCODER_TANGENT_PAIR_IN_ONE_PASS`]), which two threads would each repeat, so a
+    /// one-layer affine model runs [`Rebar::variance_gradients`]. A tangent writes only its own
+    /// workspace and output, and the sums over them keep their order, so the results are
+    /// [`Rebar::variance_gradients`]'s bit for bit.
     pub fn variance_gradients_forked<F: Fork>(
         &mut self,
         model: &M,
@@ -431,28 +437,36 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         M: Sync,
         M::Scratch<B>: Send,
     {
-        if M::ENCODER_TANGENT_PAIR_IN_ONE_PASS {
-            return self.variance_gradients(model, s, grad, totals);
-        }
-        let pair =
-            |s: &mut M::Scratch<B>, l: usize, [first, second]: [&[f32]; 2], [jg, tangent]: [&mut [[f32; H]]; 2]| {
-                fork.join(
-                    || model.encoder_tangent(s, l, grad, first, jg),
-                    || model.encoder_tangent(s_score, l, grad, second, tangent),
-                )
+        let learn = self.learn_temperature;
+        let split =
+            |s: &mut M::Scratch<B>, scales: [&[f32]; 2], jg: &mut Tangents<H, B>, tangent: &mut Tangents<H, B>| {
+                let ([jg0, jg1], [t0, t1]) = (jg, tangent);
+                if M::LAYERS == 2 {
+                    fork.join(
+                        || encoder_tangents(model, s, 0, grad, learn, scales, jg0, t0),
+                        || encoder_tangents(model, s_score, 1, grad, learn, scales, jg1, t1),
+                    );
+                } else if learn && !M::ENCODER_TANGENT_PAIR_IN_ONE_PASS {
+                    let n = M::rows(s).n;
+                    fork.join(
+                        || model.encoder_tangent(s, 0, grad, scales[0], &mut jg0[..n]),
+                        || model.encoder_tangent(s_score, 0, grad, scales[1], &mut t0[..n]),
+                    );
+                } else {
+                    encoder_tangents(model, s, 0, grad, learn, scales, jg0, t0);
+                }
             };
-        self.variance_gradients_with(model, s, grad, totals, pair)
+        self.variance_gradients_with(model, s, totals, split)
     }
 
-    /// [`Rebar::variance_gradients`] with `tangent_pair(s, l, scales, out)` for
-    /// [`Sbn::encoder_tangent_pair`].
+    /// [`Rebar::variance_gradients`] with `tangents(s, [ones, η], jg, tangent)` writing every
+    /// layer's J_l·g into `jg[l]` and, with a learned temperature, J_l·(η ⊙ g) into `tangent[l]`.
     fn variance_gradients_with(
         &mut self,
         model: &M,
         s: &mut M::Scratch<B>,
-        grad: &M,
         totals: &GradientTotals,
-        mut tangent_pair: impl FnMut(&mut M::Scratch<B>, usize, [&[f32]; 2], [&mut [[f32; H]]; 2]),
+        tangents: impl FnOnce(&mut M::Scratch<B>, [&[f32]; 2], &mut Tangents<H, B>, &mut Tangents<H, B>),
     ) -> Diagnostics {
         let n = M::rows(s).n;
         let inv_n = 1.0 / n as f32;
@@ -467,21 +481,18 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
                 self.eta.add_eta_gradient(t, two_over_n_params * d as f32);
             }
             // ∂V/∂c_i = (2/N)(1/n)·Σ_l ⟨J_{l,i} g, b_l,i − θ_l,i⟩, then backpropagated into c;
-            // ∂V/∂τ = (2/N)(1/n)·Σ_l Σ_i ⟨J_{l,i}(η ⊙ g), ∂B^logits_{l,i}/∂τ⟩. Both tangents of a
-            // layer in one call: an affine encoder streams g once for the two.
+            // ∂V/∂τ = (2/N)(1/n)·Σ_l Σ_i ⟨J_{l,i}(η ⊙ g), ∂B^logits_{l,i}/∂τ⟩.
             let mut dc = [0.0f32; B];
             let mut d_tau = 0.0f64;
             let ones = [1.0f32; MAX_TENSORS];
+            tangents(s, [&ones, &etas], &mut self.jg, &mut self.tangent);
             for l in 0..M::LAYERS {
                 if self.learn_temperature {
-                    tangent_pair(s, l, [&ones, &etas], [&mut self.jg[l][..n], &mut self.tangent[..n]]);
                     for r in 0..n {
                         for j in 0..H {
-                            d_tau += self.tangent[r][j] as f64 * self.d_tau_logits[l][r][j] as f64;
+                            d_tau += self.tangent[l][r][j] as f64 * self.d_tau_logits[l][r][j] as f64;
                         }
                     }
-                } else {
-                    model.encoder_tangent(s, l, grad, &ones, &mut self.jg[l][..n]);
                 }
                 let layer = M::layer(s, l);
                 for r in 0..n {
@@ -598,6 +609,30 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
             }
         }
         model.encoder_backward(s, k, &mut self.cv_grad, GradWrite::Add);
+    }
+}
+
+/// One value per unit of each stochastic layer, per row: an encoder tangent of every layer.
+type Tangents<const H: usize, const B: usize> = [[[f32; H]; B]; 2];
+
+/// Layer `l`'s encoder tangents of the gradient `grad` for the variance gradients, at the hard
+/// pass in `s`: J_l·(scales[0] ⊙ grad) into `jg` and, if `learn` (a learned temperature),
+/// J_l·(scales[1] ⊙ grad) into `tangent`, both from one [`Sbn::encoder_tangent_pair`].
+fn encoder_tangents<M: Sbn<H>, const H: usize, const B: usize>(
+    model: &M,
+    s: &mut M::Scratch<B>,
+    l: usize,
+    grad: &M,
+    learn: bool,
+    scales: [&[f32]; 2],
+    jg: &mut [[f32; H]; B],
+    tangent: &mut [[f32; H]; B],
+) {
+    let n = M::rows(s).n;
+    if learn {
+        model.encoder_tangent_pair(s, l, grad, scales, [&mut jg[..n], &mut tangent[..n]]);
+    } else {
+        model.encoder_tangent(s, l, grad, scales[0], &mut jg[..n]);
     }
 }
 
