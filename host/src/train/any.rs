@@ -275,8 +275,8 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         }
     }
 
-    /// [`AnyEstimator::variance_gradients`] with the learned temperature's two encoder tangents
-    /// run through `fork`, the second in `s_score` (REBAR's and RELAX's
+    /// [`AnyEstimator::variance_gradients`] with the encoder tangents it needs split over the
+    /// closures of `fork`, the second working in `s_score` (REBAR's and RELAX's
     /// `variance_gradients_forked`: the same results).
     pub fn variance_gradients_forked<F: Fork>(
         &mut self,

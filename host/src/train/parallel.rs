@@ -455,7 +455,7 @@ where
             let total: &M = &self.total;
             self.shards.par_iter_mut().filter(|s| s.estimated).for_each(|shard| {
                 let (estimator, s) = (&mut shard.estimator, &mut shard.scratch);
-                // One shard on several threads: the learned temperature's two tangents side by side.
+                // One shard on several threads: the encoder tangents of g split over two of them.
                 let d = match shard.score_scratch.as_deref_mut() {
                     Some(s_score) => estimator.variance_gradients_forked(model, s, s_score, total, totals, &RayonFork),
                     None => estimator.variance_gradients(model, s, total, totals),
