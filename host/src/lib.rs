@@ -28,7 +28,9 @@
 
 pub mod data;
 pub mod footprint;
+pub mod paper;
 pub mod plot;
 pub mod records;
 pub mod report;
+pub mod table1;
 pub mod train;

@@ -20,6 +20,8 @@ fn main() -> ExitCode {
         Command::Toy(args) => cli::toy::run(args),
         Command::Variance(args) => cli::variance::run(args),
         Command::Sweep(args) => cli::sweep::run(args),
+        Command::Reproduce(args) => cli::reproduce::run(args),
+        Command::Table(args) => cli::table::run(args),
         Command::Report(args) => cli::report::run(args),
         Command::Train(args) => cli::train::run(args),
     };

@@ -113,6 +113,10 @@ enum YRange {
     /// The preferred range, widened to hold the 1st–99th percentile of the data; points outside
     /// are left out (lines break there).
     Prefer(f64, f64),
+    /// From the finite data at x ≥ the value, padded by 5%: the late part of a long run, where
+    /// the estimators differ by a nat or less, is not flattened by its first epochs (earlier
+    /// points outside the range are left out).
+    After(f64),
 }
 
 /// One chart.
@@ -180,6 +184,11 @@ impl Panel {
         };
         let y = match self.y_range {
             YRange::Data => padded(&ys, 0.05).unwrap_or((0.0, 1.0)),
+            YRange::After(x0) => {
+                let late =
+                    finite_sorted(self.series.iter().flat_map(|s| s.points.iter().filter(|p| p.0 >= x0).map(|p| p.1)));
+                padded(if late.is_empty() { &ys } else { &late }, 0.05).unwrap_or((0.0, 1.0))
+            }
             YRange::Prefer(lo, hi) if ys.is_empty() => (lo, hi),
             YRange::Prefer(lo, hi) => {
                 let (p1, p99) = (percentile(&ys, 0.01), percentile(&ys, 0.99));
@@ -473,6 +482,19 @@ pub fn training_curves(rows: &[EpochRow], title: &str, path: &Path) -> Result<()
 /// against the training step, with a legend of the runs' names (the `String`s) below both.
 /// `rebar report` passes one mean curve per group of seeds.
 pub fn compare_runs(runs: &[(String, Vec<EpochRow>)], title: &str, path: &Path) -> Result<(), PlotError> {
+    compare_runs_from(runs, title, path, None)
+}
+
+/// [`compare_runs`] with both panels' y ranges fitted to the steps from `zoom_from` on (the
+/// earlier, lower part of the curves runs off the bottom), for long runs whose last epochs
+/// differ by less than their first ones move.
+pub fn compare_runs_from(
+    runs: &[(String, Vec<EpochRow>)],
+    title: &str,
+    path: &Path,
+    zoom_from: Option<f64>,
+) -> Result<(), PlotError> {
+    let y_range = zoom_from.map_or(YRange::Data, YRange::After);
     let line = |i: usize, name: &str, f: &dyn Fn(&EpochRow) -> f64, rows: &[EpochRow]| {
         Series::line(name, color(i), points(rows, |r| Some((r.step as f64, f(r)))))
     };
@@ -489,7 +511,7 @@ pub fn compare_runs(runs: &[(String, Vec<EpochRow>)], title: &str, path: &Path) 
             y_desc: "nats".into(),
             series: runs.iter().enumerate().map(|(i, (n, rows))| line(i, n, &|r| r.train_elbo, rows)).collect(),
             x_range: shared,
-            y_range: YRange::Data,
+            y_range,
             legend: false,
         },
         Panel {
@@ -498,7 +520,7 @@ pub fn compare_runs(runs: &[(String, Vec<EpochRow>)], title: &str, path: &Path) 
             y_desc: "log variance".into(),
             series: runs.iter().enumerate().map(|(i, (n, rows))| line(i, n, &|r| r.log_variance, rows)).collect(),
             x_range: shared,
-            y_range: YRange::Data,
+            y_range,
             legend: false,
         },
     ];

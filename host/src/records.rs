@@ -126,6 +126,10 @@ pub struct Summary {
     pub build: String,
     /// The machine (CPU model, threads used).
     pub machine: String,
+    /// The git revision the program was built from (`-modified` with uncommitted changes;
+    /// absent in older summaries).
+    #[serde(default)]
+    pub revision: Option<String>,
     /// The estimator's work per example in this process's steps (absent in older summaries).
     #[serde(default)]
     pub work: Option<Work>,

@@ -47,6 +47,7 @@ fn summary(f: &Fake) -> Summary {
         },
         build: "test".into(),
         machine: "test".into(),
+        revision: None,
         // rebar's runs state their work (1.0, 1.1, 1.2 M by seed); the others are older summaries.
         work: (f.estimator == "rebar").then_some(Work {
             multiply_adds_per_example: (1.0 + 0.1 * f.seed as f64) * 1e6,

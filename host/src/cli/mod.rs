@@ -3,8 +3,11 @@
 pub mod eval;
 pub mod prepare;
 pub mod report;
+pub mod reproduce;
+pub mod runner;
 pub mod sample;
 pub mod sweep;
+pub mod table;
 pub mod toy;
 pub mod train;
 pub mod variance;
@@ -52,6 +55,15 @@ pub enum Command {
     /// A grid of runs (estimators × models × tasks × learning rates × seeds) with every core busy,
     /// resumable; or, with --plan, a job list and a Slurm array script for a cluster.
     Sweep(sweep::SweepArgs),
+    /// The paper's Table 1 grid (MNIST generative and structured prediction; Omniglot with
+    /// --omniglot) for NVIL, MuProp, REBAR(0.1), REBAR, Concrete(0.1), RELAX, DisARM and RLOO at a
+    /// budget (quick, or the paper's full 2M steps), every core busy, resumable; each finished
+    /// run's summary and metrics copied to results/ for `rebar table`. --plan for a cluster.
+    Reproduce(reproduce::ReproduceArgs),
+    /// Table 1 reproduced: rebar's results (from `rebar reproduce`'s results folder) beside the
+    /// paper's, cell by cell, with the steps, seeds and wall time run; writes TABLE1.md and one
+    /// training-curve figure per row, and with --readme the table into README.md.
+    Table(table::TableArgs),
     /// Print the memory footprint of each paper model's training state (parameters, gradient,
     /// Adam moments, the pass workspace at batch 24 and REBAR's own state), as a Markdown table
     /// computed from the types.

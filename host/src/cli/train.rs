@@ -282,6 +282,7 @@ fn summary(config: &TrainConfig, o: &Outcome, args: &TrainArgs) -> Summary {
         },
         build: build(),
         machine: machine(),
+        revision: Some(env!("REBAR_REVISION").to_string()),
         work: o.work,
     }
 }
