@@ -62,7 +62,7 @@ pub struct TimingRow {
 /// Where the data came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataSource {
-    /// `builtin` or the IDX directory.
+    /// `builtin`, the IDX directory, or `omniglot:` and the MAT-file (as `--data` gave it).
     pub source: String,
     /// `static` (with its seed) or `dynamic`.
     pub binarization: String,

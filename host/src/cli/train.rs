@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use clap::Args;
-use rebar_host::data::{Binarize, Dataset, MNIST_SEED};
+use rebar_host::data::{Binarize, Dataset, Source};
 use rebar_host::records::{DataSource, FORMAT_VERSION, FinalMetrics, Summary, files};
 use rebar_host::train::{
     BinarizeKind, EstimatorKind, ModelKind, Outcome, Output, TaskKind, TildeKind, TrainConfig, TrainError, train,
@@ -65,12 +65,14 @@ pub struct TrainArgs {
     /// Write a checkpoint every this many steps (0: only at the end and on Ctrl-C).
     #[arg(long, default_value_t = 5_000)]
     pub checkpoint_every: u64,
-    /// A directory of 28×28 IDX files (MNIST names, raw or .gz) to train on instead of the
-    /// built-in MNIST: Fashion-MNIST, KMNIST, ...
-    #[arg(long, value_name = "DIR")]
+    /// The data to train on instead of the built-in MNIST: a directory of 28×28 IDX files
+    /// (MNIST names, raw or .gz: Fashion-MNIST, KMNIST, ...), or `omniglot:FILE` for Omniglot's
+    /// chardata.mat (from the IWAE repository, datasets/OMNIGLOT/chardata.mat), split and
+    /// binarized as the REBAR reference does.
+    #[arg(long, value_name = "DIR|omniglot:FILE")]
     pub data: Option<PathBuf>,
-    /// Binarization of --data: static (once, seeded) or dynamic (a fresh sample every batch).
-    /// The built-in data is static.
+    /// Binarization of --data: static (once, seeded; for Omniglot the REBAR reference's bits)
+    /// or dynamic (a fresh sample every batch). The built-in data is static.
     #[arg(long, value_enum, default_value_t = BinarizeKind::Static)]
     pub binarize: BinarizeKind,
     /// Evaluate the IWAE bound on valid and test every this many epochs (0: only at the end;
@@ -80,7 +82,7 @@ pub struct TrainArgs {
     /// Importance samples per example of the IWAE bound (the paper uses 100).
     #[arg(long, default_value_t = 100)]
     pub iwae_samples: u32,
-    /// Examples of valid and test to evaluate (0: all 10,000 of each).
+    /// Examples of valid and test to evaluate (0: all of each, 10,000 for MNIST).
     #[arg(long, default_value_t = 0)]
     pub eval_examples: usize,
     /// Threads for evaluation (default: all cores).
@@ -153,18 +155,18 @@ impl TrainArgs {
     }
 }
 
-/// Loads the dataset a run asks for.
+/// The binarization of a run's data: the source's static seed, or dynamic.
+fn binarization(source: &Source, binarize: BinarizeKind) -> Binarize {
+    match binarize {
+        BinarizeKind::Static => source.static_binarization(),
+        BinarizeKind::Dynamic => Binarize::Dynamic,
+    }
+}
+
+/// Loads the dataset a run asks for (`data` as `--data` gave it: see [`Source::from_arg`]).
 pub fn load_data(data: &Option<PathBuf>, binarize: BinarizeKind) -> Result<Dataset, Box<dyn std::error::Error>> {
-    Ok(match data {
-        None => Dataset::builtin()?,
-        Some(dir) => {
-            let b = match binarize {
-                BinarizeKind::Static => Binarize::Static { seed: MNIST_SEED },
-                BinarizeKind::Dynamic => Binarize::Dynamic,
-            };
-            Dataset::from_idx_dir(dir, b)?
-        }
-    })
+    let source = Source::from_arg(data.as_deref());
+    Ok(source.load(binarization(&source, binarize))?)
 }
 
 /// The machine, for summaries: CPU model and threads.
@@ -257,12 +259,12 @@ fn summary(config: &TrainConfig, o: &Outcome, args: &TrainArgs) -> Summary {
         batch: config.batch as u32,
         steps: config.steps,
         seed: config.seed,
-        data: DataSource {
-            source: args.data.as_ref().map_or("builtin".into(), |d| d.display().to_string()),
-            binarization: match (args.data.is_some(), args.binarize) {
-                (false, _) | (true, BinarizeKind::Static) => format!("static, seed {MNIST_SEED:#x}"),
-                (true, BinarizeKind::Dynamic) => "dynamic".into(),
-            },
+        data: {
+            let source = Source::from_arg(args.data.as_deref());
+            DataSource {
+                source: source.to_string(),
+                binarization: source.describe(binarization(&source, args.binarize)),
+            }
         },
         steps_completed: o.steps,
         epochs_completed: o.history.len() as u64,

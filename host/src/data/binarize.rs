@@ -42,6 +42,13 @@ pub(crate) fn binarize_packed<R: Rng + ?Sized>(pixels: &[u8], rng: &mut R, out: 
     }
 }
 
+/// Appends the packed bits of one binary image (row-major) to `out`, as described above.
+pub(crate) fn push_packed(bits: &[bool; IMAGE_PIXELS], out: &mut Vec<u8>) {
+    for byte in bits.chunks_exact(8) {
+        out.push(byte.iter().fold(0u8, |packed, &b| (packed << 1) | u8::from(b)));
+    }
+}
+
 /// One fresh Bernoulli sample of a grey-level image, as 0.0/1.0, one `next_u32` per pixel in
 /// row-major order.
 pub(crate) fn sample_into<R: Rng + ?Sized>(grey: &[u8], rng: &mut R, out: &mut [f32; IMAGE_PIXELS]) {

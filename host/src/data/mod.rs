@@ -26,6 +26,14 @@
 //! seed ([`Binarize::Static`]) or keeps the grey levels for fresh samples every batch
 //! ([`Binarize::Dynamic`]).
 //!
+//! [`Dataset::from_omniglot_mat`] reads Omniglot (28×28) from `chardata.mat`, the file of the
+//! IWAE repository (github.com/yburda/iwae, `datasets/OMNIGLOT/chardata.mat`) that the REBAR
+//! and RELAX reference code load, with a small MAT-file reader ([`mat`]). It lays out, splits
+//! (23,000 / 1,345 / 8,070) and statically binarizes the images exactly as the REBAR reference
+//! does, reproducing numpy's random streams, or keeps the grey levels for dynamic
+//! binarization; see [`omniglot`]. On the command line, `--data omniglot:PATH` selects it
+//! ([`Source`]).
+//!
 //! MNIST is by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, distributed under
 //! CC BY-SA 3.0; the embedded binarized copy is a derivative under the same licence.
 
@@ -40,11 +48,17 @@ pub mod container;
 mod error;
 mod gz;
 pub mod idx;
+pub mod mat;
 pub mod mnist;
+mod numpy_rng;
+pub mod omniglot;
+mod source;
 
 pub use binarize::bernoulli_bit;
-pub use error::{ContainerProblem, DataError, IdxProblem};
+pub use error::{ContainerProblem, DataError, IdxProblem, MatLocation, MatProblem, OmniglotProblem};
 pub use gz::MAX_DECOMPRESSED_BYTES;
+pub use omniglot::{OMNIGLOT_SEED, OMNIGLOT_URL};
+pub use source::{OMNIGLOT_PREFIX, Source};
 
 /// Side of an image in pixels.
 pub const IMAGE_SIDE: usize = 28;
@@ -67,7 +81,8 @@ pub const IDX_FILE_NAMES: [&str; 4] =
 pub enum Binarize {
     /// Binarize once, at load, from `Xoshiro256PlusPlus::seed_from_u64(seed)` in the documented
     /// order (training file, then test file, image after image, row-major); every later read
-    /// of an image gives the same bits.
+    /// of an image gives the same bits. Omniglot instead draws from numpy's `RandomState(seed)`,
+    /// as the REBAR reference does (see [`omniglot`]).
     Static {
         /// The seed.
         seed: u64,
