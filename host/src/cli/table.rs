@@ -22,11 +22,13 @@ pub struct TableArgs {
 pub fn run(a: &TableArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut warnings = Vec::new();
     let runs = report::find_runs(&a.results, &mut warnings)?;
-    for w in &warnings {
+    let figures = a.results.join("figures");
+    // The figures folder is this command's own output, not a stray folder.
+    let own = format!("skipping {}:", figures.display());
+    for w in warnings.iter().filter(|w| !w.starts_with(&own)) {
         eprintln!("warning: {w}");
     }
     let table = table1::build(runs);
-    let figures = a.results.join("figures");
     let written = table1::write_figures(&table, &figures)?;
     let md = table1::markdown(&table, "figures");
     let path = a.results.join("TABLE1.md");
@@ -38,7 +40,7 @@ pub fn run(a: &TableArgs) -> Result<(), Box<dyn std::error::Error>> {
         ),
     )?;
     print!("{md}");
-    println!("wrote {} and {} figures in {}", path.display(), written.len(), figures.display());
+    println!("wrote {} and {} figure(s) in {}", path.display(), written.len(), figures.display());
     if let Some(readme) = &a.readme {
         // The README links the figures as its reader sees them: relative to the README's folder.
         let base = readme.parent().map(|p| p.to_path_buf()).unwrap_or_default();
