@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Eval(args) => cli::eval::run(args),
+        Command::Export(args) => cli::export::run(args),
         Command::Sample(args) => cli::sample::run(args),
         Command::Toy(args) => cli::toy::run(args),
         Command::Variance(args) => cli::variance::run(args),
