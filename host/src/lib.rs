@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod data;
+pub mod export;
 pub mod footprint;
 pub mod paper;
 pub mod plot;

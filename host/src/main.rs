@@ -1,5 +1,24 @@
 //! `rebar`: the command-line program. Run `rebar --help` for the subcommands and options.
 
+// Every `println!` and `print!` of the program (they are declared before the modules that use
+// them, so they shadow std's) goes through `stdout::write`, which ends the program quietly when
+// stdout's reader has gone (`rebar … | head`): see `stdout`.
+macro_rules! println {
+    () => {
+        $crate::stdout::write(format_args!(""), true)
+    };
+    ($($arg:tt)*) => {
+        $crate::stdout::write(format_args!($($arg)*), true)
+    };
+}
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::stdout::write(format_args!($($arg)*), false)
+    };
+}
+
+mod stdout;
+
 mod cli;
 
 use std::process::ExitCode;
@@ -16,6 +35,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Eval(args) => cli::eval::run(args),
+        Command::Export(args) => cli::export::run(args),
         Command::Sample(args) => cli::sample::run(args),
         Command::Toy(args) => cli::toy::run(args),
         Command::Variance(args) => cli::variance::run(args),

@@ -55,14 +55,16 @@ pub struct TimingRow {
     pub epoch: u64,
     /// Training steps per second over the epoch (wall clock, evaluation excluded).
     pub steps_per_second: f64,
-    /// Seconds of training and evaluation since this process started the run (or resumed it).
+    /// Seconds of training and evaluation since the run started, summed over its processes
+    /// when it was resumed.
     pub seconds: f64,
 }
 
 /// Where the data came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataSource {
-    /// `builtin`, the IDX directory, or `omniglot:` and the MAT-file (as `--data` gave it).
+    /// `builtin`, the IDX directory, or `omniglot:` and the MAT-file (as `--data` gave it, made
+    /// absolute).
     pub source: String,
     /// `static` (with its seed) or `dynamic`.
     pub binarization: String,
@@ -116,9 +118,9 @@ pub struct Summary {
     pub steps_completed: u64,
     /// Epochs completed (the last may be partial).
     pub epochs_completed: u64,
-    /// Mean training steps per second over the run.
+    /// Mean training steps per second over the run (all its processes, if resumed).
     pub steps_per_second: f64,
-    /// Wall-clock seconds of training (and evaluation).
+    /// Wall-clock seconds of training (and evaluation), over all the run's processes.
     pub wall_seconds: f64,
     /// Final numbers.
     pub final_metrics: FinalMetrics,

@@ -1,6 +1,7 @@
 //! The `rebar` command line: one module per subcommand.
 
 pub mod eval;
+pub mod export;
 pub mod prepare;
 pub mod report;
 pub mod reproduce;
@@ -40,6 +41,11 @@ pub enum Command {
     Train(train::TrainArgs),
     /// The single-sample ELBO and the IWAE-k bound (k up to 5000) of a trained model on any split.
     Eval(eval::EvalArgs),
+    /// Write a run's trained model to a file other tools load: safetensors, every tensor by its
+    /// name (`enc.w`, `dec.b`, …; weights [inputs, outputs], row-major f32) with the model,
+    /// task, estimator, step and revision in the metadata. In Python:
+    /// `from safetensors.numpy import load_file; w = load_file("model.safetensors")`.
+    Export(export::ExportArgs),
     /// PNG grids: digits sampled from a trained model, and test digits beside their
     /// reconstructions.
     Sample(sample::SampleArgs),

@@ -15,12 +15,17 @@ use rebar_host::train::{BATCH_CAPACITY, WithModel, with_checkpoint};
 use super::eval::checkpoint_file;
 use super::train::load_data;
 
+/// The most digits a grid may hold (rows × columns): 10,000 make a 2,800 × 2,800 PNG (a 100 ×
+/// 100 grid); a larger grid only costs memory and time, unbounded (100,000 × 100,000 asks for
+/// hundreds of gigabytes).
+pub const MAX_GRID_DIGITS: usize = 10_000;
+
 /// Options of `rebar sample`.
 #[derive(Debug, Args)]
 pub struct SampleArgs {
     /// A run folder (its checkpoint.rbck) or a checkpoint file.
     pub checkpoint: PathBuf,
-    /// Digits per row of each grid.
+    /// Digits per row of each grid (rows × columns at most 10,000).
     #[arg(long, default_value_t = 10)]
     pub columns: usize,
     /// Rows of each grid.
@@ -111,10 +116,16 @@ impl WithModel for Draw<'_> {
 
 /// Runs the command.
 pub fn run(args: &SampleArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let count = args.columns.checked_mul(args.rows).filter(|&n| n <= MAX_GRID_DIGITS).ok_or_else(|| {
+        format!(
+            "--rows {} --columns {}: a grid holds at most {MAX_GRID_DIGITS} digits (rows × columns)",
+            args.rows, args.columns
+        )
+    })?;
     let file = checkpoint_file(&args.checkpoint);
     let (header, _) = rebar_host::train::checkpoint::read(&file)?;
     let data = load_data(&header.config.data, header.config.binarize)?;
-    let count = (args.columns * args.rows).max(2);
+    let count = count.max(2);
     let (samples, pairs) = with_checkpoint(&file, Draw { data: &data, count, seed: args.seed })?;
     let dir = args.out.clone().unwrap_or_else(|| file.parent().map_or_else(|| ".".into(), |p| p.to_path_buf()));
     std::fs::create_dir_all(&dir)?;

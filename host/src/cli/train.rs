@@ -26,9 +26,9 @@ pub struct TrainArgs {
     /// theirs fixed.
     #[arg(long, value_enum, default_value_t = EstimatorKind::Rebar)]
     pub estimator: EstimatorKind,
-    /// Temperature λ: the initial value for rebar and relax (default 0.5), the fixed value for
-    /// rebar-fixed and concrete (default 0.1, the paper's REBAR(0.1) and Concrete(0.1)). Ignored
-    /// by the other estimators.
+    /// Temperature λ > 0: the initial value for rebar and relax (default 0.5), the fixed value
+    /// for rebar-fixed and concrete (default 0.1, the paper's REBAR(0.1) and Concrete(0.1)).
+    /// Ignored by the other estimators.
     #[arg(long)]
     pub temperature: Option<f32>,
     /// Use the plain Concrete relaxation σ(z/λ) instead of REBAR's modified σ(z/λ + a·λ/(λ+1))
@@ -40,15 +40,15 @@ pub struct TrainArgs {
     /// multi-layer z̃-pass, biased with two stochastic layers).
     #[arg(long, value_enum, default_value_t = TildeKind::Coupled)]
     pub tilde: TildeKind,
-    /// Adam learning rate of the model (β₂ = 0.99999 as in the official code); control variates
-    /// and baselines use 10× this.
+    /// Adam learning rate of the model (β₂ = 0.99999 as in the official code), in (0, 1]; control
+    /// variates and baselines use 10× this.
     #[arg(long, default_value_t = 3e-4)]
     pub lr: f32,
-    /// Training steps. The default is a short run that finishes in about two minutes here; the
+    /// Training steps (at least 1; with --resume, at least the steps done). The default is a short run that finishes in about two minutes here; the
     /// paper trains for 2,000,000.
     #[arg(long, default_value_t = 20_000)]
     pub steps: u64,
-    /// Examples per batch (the paper uses 24; at most 128).
+    /// Examples per batch (the paper uses 24; at most 128, and at most the training images).
     #[arg(long, default_value_t = 24)]
     pub batch: usize,
     /// Seed of everything random (initialisation, data order, noise).
@@ -72,7 +72,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR|omniglot:FILE")]
     pub data: Option<PathBuf>,
     /// Binarization of --data: static (once, seeded; for Omniglot the REBAR reference's bits)
-    /// or dynamic (a fresh sample every batch). The built-in data is static.
+    /// or dynamic (a fresh sample every batch). The built-in data is static (dynamic is
+    /// refused without --data); IDX files of 0/1 pixels are read as already binary.
     #[arg(long, value_enum, default_value_t = BinarizeKind::Static)]
     pub binarize: BinarizeKind,
     /// Evaluate the IWAE bound on valid and test every this many epochs (0: only at the end;
@@ -129,7 +130,7 @@ impl TrainArgs {
             steps: self.steps,
             batch: self.batch,
             seed: self.seed,
-            data: self.data.clone(),
+            data: Source::from_arg(self.data.as_deref()).absolute().to_arg(),
             binarize: self.binarize,
             eval_every: self.eval_every,
             iwae_samples: self.iwae_samples,
@@ -203,8 +204,9 @@ pub fn build() -> String {
 /// Runs the command.
 pub fn run(args: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let config = args.config();
+    config.validate()?;
     let dir = args.out_dir();
-    let data = load_data(&args.data, args.binarize)?;
+    let data = load_data(&config.data, args.binarize)?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -260,7 +262,7 @@ fn summary(config: &TrainConfig, o: &Outcome, args: &TrainArgs) -> Summary {
         steps: config.steps,
         seed: config.seed,
         data: {
-            let source = Source::from_arg(args.data.as_deref());
+            let source = Source::from_arg(config.data.as_deref());
             DataSource {
                 source: source.to_string(),
                 binarization: source.describe(binarization(&source, args.binarize)),

@@ -21,7 +21,7 @@ pub struct VarianceArgs {
     #[arg(long, value_enum, default_value_t = TaskKind::Gen)]
     pub task: TaskKind,
     /// The estimators to compare (comma-separated). All must be unbiased for the variances to be
-    /// comparable (not concrete). Default: the paper's Figure 2 set.
+    /// comparable: concrete is refused. Default: the paper's Figure 2 set.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [
         EstimatorKind::Nvil, EstimatorKind::SimpleMuprop, EstimatorKind::Muprop, EstimatorKind::RebarFixed, EstimatorKind::Rebar,
     ])]
@@ -58,7 +58,6 @@ pub struct VarianceArgs {
 
 /// Runs the command.
 pub fn run(args: &VarianceArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let data = load_data(&None, rebar_host::train::BinarizeKind::Static)?;
     let config = CompareConfig {
         model: args.model,
         task: args.task,
@@ -72,6 +71,8 @@ pub fn run(args: &VarianceArgs) -> Result<(), Box<dyn std::error::Error>> {
         window: args.window,
         progress: !args.quiet,
     };
+    config.validate()?;
+    let data = load_data(&None, rebar_host::train::BinarizeKind::Static)?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();

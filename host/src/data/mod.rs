@@ -24,7 +24,7 @@
 //! [`Dataset::from_idx_dir`] reads any directory holding the four MNIST-named IDX files of
 //! 28×28 images (Fashion-MNIST, KMNIST, …), raw or gzip, and binarizes it statically with a
 //! seed ([`Binarize::Static`]) or keeps the grey levels for fresh samples every batch
-//! ([`Binarize::Dynamic`]).
+//! ([`Binarize::Dynamic`]). Files of 0/1 pixels are taken as already binary (1 is ink).
 //!
 //! [`Dataset::from_omniglot_mat`] reads Omniglot (28×28) from `chardata.mat`, the file of the
 //! IWAE repository (github.com/yburda/iwae, `datasets/OMNIGLOT/chardata.mat`) that the REBAR
@@ -292,6 +292,10 @@ impl Dataset {
     /// `valid` = its last ⌊N/6⌋ (MNIST: 50,000 and 10,000); `test` is the whole test file.
     /// The training file needs at least 6 images and the test file at least 1. Static
     /// binarization draws for the whole training file, then the whole test file.
+    ///
+    /// Files whose pixels are all 0 or 1 (a set binarized beforehand) are recognised as already
+    /// binary: 1 is read as 255, ink with probability 1, so both binarizations give back exactly
+    /// the stored images (static still draws its numbers, which then decide nothing).
     pub fn from_idx_dir(dir: impl AsRef<Path>, binarize: Binarize) -> Result<Dataset, DataError> {
         let dir = dir.as_ref();
         let read = |name| read_idx_file(dir, name).map(|(p, b)| (p.display().to_string(), b));
@@ -333,6 +337,12 @@ pub(crate) fn from_idx_bytes(files: [(String, &[u8]); 4], binarize: Binarize) ->
 
 type Parsed = (idx::IdxImages, Vec<u8>, String, String);
 
+/// True if every pixel of both files is 0 or 1: images binarized before they were written, which
+/// [`Dataset::from_idx_dir`] reads as binary (1 is ink, as 255 would be).
+fn already_binary(train: &[u8], test: &[u8]) -> bool {
+    train.iter().chain(test).all(|&p| p <= 1)
+}
+
 fn from_parsed(train: Parsed, test: Parsed, binarize: Binarize) -> Result<Dataset, DataError> {
     for (images, labels, img_name, lab_name) in [&train, &test] {
         if images.len() != labels.len() {
@@ -354,7 +364,15 @@ fn from_parsed(train: Parsed, test: Parsed, binarize: Binarize) -> Result<Datase
     let n = train_images.len();
     let n_train = n - n / 6;
     let valid_labels = train_labels.split_off(n_train);
-    let (mut train_px, test_px) = (train_images.into_pixels(), test_images.into_pixels());
+    let (mut train_px, mut test_px) = (train_images.into_pixels(), test_images.into_pixels());
+    if already_binary(&train_px, &test_px) {
+        // A set binarized beforehand stores ink as 1: read as a grey level that would be 1/255,
+        // almost always 0. As 255 it is ink with probability 1, so either binarization keeps
+        // the images exactly as they are.
+        for p in train_px.iter_mut().chain(test_px.iter_mut()) {
+            *p *= 255;
+        }
+    }
     let (train, valid, test) = match binarize {
         Binarize::Static { seed } => {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);

@@ -3,8 +3,9 @@
 //!
 //! `--data DIR` is an IDX directory, `--data omniglot:PATH` the Omniglot MAT-file at `PATH`,
 //! and no `--data` the built-in MNIST. A run's configuration (and so its checkpoint) keeps the
-//! argument as given, so `rebar eval` and `rebar sample` reload the same data through
-//! [`Source::from_arg`].
+//! argument made absolute ([`Source::absolute`]), so `rebar eval` and `rebar sample` reload the
+//! same data through [`Source::from_arg`] from any directory, and a resume that spells the
+//! same folder otherwise is the same run.
 //!
 //! ```
 //! use std::path::{Path, PathBuf};
@@ -45,6 +46,32 @@ impl Source {
         match arg.to_str().and_then(|s| s.strip_prefix(OMNIGLOT_PREFIX)) {
             Some(file) => Source::Omniglot(PathBuf::from(file)),
             None => Source::Idx(arg.to_path_buf()),
+        }
+    }
+
+    /// The same source with an absolute path: canonical (symbolic links and `..` resolved) if
+    /// it exists, else joined to the current directory. The built-in data is itself.
+    pub fn absolute(&self) -> Source {
+        let resolve =
+            |p: &Path| p.canonicalize().or_else(|_| std::path::absolute(p)).unwrap_or_else(|_| p.to_path_buf());
+        match self {
+            Source::Builtin => Source::Builtin,
+            Source::Idx(dir) => Source::Idx(resolve(dir)),
+            Source::Omniglot(file) => Source::Omniglot(resolve(file)),
+        }
+    }
+
+    /// The `--data` argument that names this source (`None` for the built-in data): the
+    /// inverse of [`Source::from_arg`].
+    pub fn to_arg(&self) -> Option<PathBuf> {
+        match self {
+            Source::Builtin => None,
+            Source::Idx(dir) => Some(dir.clone()),
+            Source::Omniglot(file) => {
+                let mut arg = std::ffi::OsString::from(OMNIGLOT_PREFIX);
+                arg.push(file);
+                Some(PathBuf::from(arg))
+            }
         }
     }
 

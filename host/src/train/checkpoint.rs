@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::TrainError;
+use super::clock::Elapsed;
 use super::config::TrainConfig;
 use crate::records::EpochRow;
 
@@ -52,6 +53,10 @@ pub struct Header {
     pub window: EpochSums,
     /// `rebar` version that wrote it.
     pub version: String,
+    /// The run's wall clock up to this checkpoint, over all its processes (absent, so zero, in
+    /// older checkpoints; older builds ignore it). See [`super::clock`].
+    #[serde(default)]
+    pub elapsed: Elapsed,
 }
 
 /// Writes state records into a byte buffer.
@@ -166,6 +171,68 @@ impl StateReader {
             return Err(TrainError::Checkpoint { file: self.file, problem });
         }
         Ok(())
+    }
+}
+
+/// The values of one state record, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// Kind 0.
+    F32(Vec<f32>),
+    /// Kind 1.
+    F64(Vec<f64>),
+    /// Kind 2.
+    U64(Vec<u64>),
+}
+
+/// One state record: piece `index` of the group `key` (see the layout in the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The group, such as `model` or `adam`.
+    pub key: String,
+    /// The piece of the group.
+    pub index: usize,
+    /// The values.
+    pub values: Values,
+}
+
+impl StateReader {
+    /// Every record of the state, in order, as stored: for tools that read a checkpoint's
+    /// contents without restoring a run (`rebar export`). A traversal restoring a run checks
+    /// each record against what it expects instead.
+    pub fn records(mut self) -> Result<Vec<Record>, TrainError> {
+        let mut records = Vec::new();
+        while self.at < self.bytes.len() {
+            let record = self.record().ok_or_else(|| TrainError::Checkpoint {
+                file: self.file.clone(),
+                problem: format!("state record {} is truncated or of an unknown kind", records.len()),
+            })?;
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    fn record(&mut self) -> Option<Record> {
+        let len = *self.take(1)?.first()? as usize;
+        let key = String::from_utf8_lossy(self.take(len)?).into_owned();
+        let index = u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize;
+        let kind = *self.take(1)?.first()?;
+        let count = usize::try_from(u64::from_le_bytes(self.take(8)?.try_into().ok()?)).ok()?;
+        let width = if kind == 0 { 4 } else { 8 };
+        let bytes = self.take(count.checked_mul(width)?)?;
+        let values = match kind {
+            0 => Values::F32(
+                bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap_or_default())).collect(),
+            ),
+            1 => Values::F64(
+                bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default())).collect(),
+            ),
+            2 => Values::U64(
+                bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect(),
+            ),
+            _ => return None,
+        };
+        Some(Record { key, index, values })
     }
 }
 

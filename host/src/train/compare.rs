@@ -48,9 +48,7 @@ pub struct CompareConfig {
 /// Runs the comparison and returns its rows (one per window, estimator and parameter group).
 pub fn compare(c: &CompareConfig, data: &Dataset, stop: &AtomicBool) -> Result<Vec<VarianceRow>, TrainError> {
     use rebar_core::model::{HALF, LATENT, Linear1, Linear1Sp, Linear2, Linear2Sp, Nonlinear, NonlinearSp, PIXELS};
-    if c.batch == 0 || c.batch > B {
-        return Err(TrainError::Config(format!("--batch must be between 1 and {B}")));
-    }
+    c.validate()?;
     if !c.estimators.contains(&c.follow) {
         return Err(TrainError::Config(format!(
             "the followed estimator {} is not among those compared",
@@ -137,7 +135,12 @@ where
             // The same noise for every estimator: each draws it first from the same stream.
             let d = e.estimate(&model, &mut s, &mut stream_rng(c.seed, Stream::Noise, step), g);
             if !d.elbo.is_finite() || !g.all_finite() {
-                return Err(TrainError::NonFinite { step, estimator: e.name(), what: "gradient".into() });
+                return Err(TrainError::NonFinite {
+                    step,
+                    estimator: e.name(),
+                    what: "gradient".into(),
+                    checkpoint: super::Checkpointed::NotKept,
+                });
             }
             if i == follow {
                 elbo_sum += d.elbo as f64;

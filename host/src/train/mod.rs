@@ -3,13 +3,17 @@
 
 pub mod any;
 pub mod checkpoint;
+pub mod checkpointed;
+pub mod clock;
 pub mod compare;
 pub mod config;
 pub mod eval;
 pub mod feed;
 pub mod last_pass;
 pub mod parallel;
+pub mod resume;
 pub mod session;
+pub mod validate;
 pub mod variance;
 
 use std::path::PathBuf;
@@ -19,8 +23,10 @@ use rebar_core::Sbn;
 use rebar_core::model::{HALF, LATENT, Linear1, Linear1Sp, Linear2, Linear2Sp, Nonlinear, NonlinearSp, PIXELS};
 
 pub use any::{AnyEstimator, EstimatorOptions};
+pub use checkpointed::Checkpointed;
 pub use config::{BinarizeKind, EstimatorKind, ModelKind, TaskKind, TildeKind, TrainConfig};
 pub use session::{Outcome, Output, Session};
+pub use validate::OptionError;
 
 use crate::data::Dataset;
 use feed::{Stream, stream_rng};
@@ -48,9 +54,7 @@ pub enum TrainError {
         problem: String,
     },
     /// A step produced NaN or infinity.
-    #[error(
-        "step {step}: the {estimator} estimator produced a non-finite {what}; stopped (the last checkpoint is intact)"
-    )]
+    #[error("step {step}: the {estimator} estimator produced a non-finite {what}; stopped{checkpoint}")]
     NonFinite {
         /// The 0-based step.
         step: u64,
@@ -58,7 +62,12 @@ pub enum TrainError {
         estimator: &'static str,
         /// What was not finite.
         what: String,
+        /// What is left to resume from.
+        checkpoint: Checkpointed,
     },
+    /// An option cannot make a meaningful run.
+    #[error(transparent)]
+    Options(#[from] OptionError),
     /// The configuration cannot run.
     #[error("{0}")]
     Config(String),
@@ -74,9 +83,8 @@ pub enum TrainError {
 
 /// Runs one training run as configured.
 pub fn train(config: &TrainConfig, data: &Dataset, out: &Output, stop: &AtomicBool) -> Result<Outcome, TrainError> {
-    if config.batch == 0 || config.batch > BATCH_CAPACITY {
-        return Err(TrainError::Config(format!("--batch must be between 1 and {BATCH_CAPACITY}")));
-    }
+    config.validate()?;
+    config.validate_data(data)?;
     match (config.model, config.task) {
         (ModelKind::Linear1, TaskKind::Gen) => with_model::<Linear1, PIXELS, LATENT, PIXELS>(config, data, out, stop),
         (ModelKind::Linear2, TaskKind::Gen) => with_model::<Linear2, PIXELS, LATENT, PIXELS>(config, data, out, stop),

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rebar_core::state::visit_tensors;
@@ -12,6 +11,7 @@ use rebar_core::{Adam, Sbn};
 
 use super::any::AnyEstimator;
 use super::checkpoint::{self, EpochSums, Header};
+use super::clock::{Elapsed, RunClock};
 use super::config::TrainConfig;
 use super::eval::{Evaluation, evaluate};
 use super::feed::{Feed, Stream, stream_rng};
@@ -48,9 +48,9 @@ pub struct Outcome {
     pub steps: u64,
     /// Steps per epoch.
     pub steps_per_epoch: u64,
-    /// Training steps per second in this process (evaluation excluded).
+    /// Training steps per second over every process of the run (evaluation excluded).
     pub steps_per_second: f64,
-    /// Wall-clock seconds in this process.
+    /// Wall-clock seconds over every process of the run.
     pub seconds: f64,
     /// Final evaluation on (valid, test).
     pub valid: Evaluation,
@@ -76,6 +76,7 @@ pub struct Session<'d, M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usi
     progress: Vec<EpochRow>,
     window: EpochSums,
     timing: Vec<TimingRow>,
+    clock: RunClock,
     last: rebar_core::Diagnostics,
     /// Σ of the estimates' kernel work and the examples it covered, in this process.
     work: (rebar_core::ops::OpCount, u64),
@@ -141,6 +142,7 @@ where
             progress: Vec::new(),
             window: EpochSums::default(),
             timing: Vec::new(),
+            clock: RunClock::resume(&Elapsed::default(), 0),
             last: Default::default(),
             work: Default::default(),
         };
@@ -172,6 +174,7 @@ where
             progress: self.progress.clone(),
             window: self.window.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            elapsed: self.clock.elapsed(self.step, &self.timing),
         };
         let path = self.checkpoint_path();
         checkpoint::write(&path, &header, |w| self.visit(w))
@@ -182,14 +185,8 @@ where
         let (header, mut reader) = checkpoint::read(&path)?;
         // A resumed run may extend its step budget and change its threads; everything else must
         // be the same run.
-        if header.config.identity() != self.config.identity() {
-            let (saved, wanted) = (header.config.shards(), self.config.shards());
-            let hint = if saved != wanted { format!(" (it was trained with --shards {saved})") } else { String::new() };
-            return Err(TrainError::Checkpoint {
-                file: path,
-                problem: format!("it belongs to a different run{hint}: {:?}, not {:?}", header.config, self.config),
-            });
-        }
+        super::resume::check(&header.config, header.step, &self.config, &self.out.dir)
+            .map_err(|problem| TrainError::Checkpoint { file: path.clone(), problem })?;
         self.visit(&mut reader);
         reader.finish()?;
         if let Stepper::Parallel(p) = &mut self.stepper {
@@ -200,6 +197,8 @@ where
         self.epoch = header.epoch;
         self.progress = header.progress;
         self.window = header.window;
+        self.clock = RunClock::resume(&header.elapsed, header.step);
+        self.timing = header.elapsed.timing;
         Ok(())
     }
 
@@ -288,9 +287,8 @@ where
             .map_err(|source| TrainError::Io { file: self.out.dir.clone(), source })?;
         let per_epoch = self.feed.steps_per_epoch();
         let total = self.config.steps;
-        let start = Instant::now();
-        let first_step = self.step;
-        let (mut train_seconds, mut epoch_start, mut epoch_first_step) = (0.0f64, Instant::now(), self.step);
+        self.clock.open_epoch();
+        let mut epoch_first_step = self.step;
         let bar = progress_bar(total, self.step, self.out.progress);
         self.write_metrics(&self.history, &self.progress)?;
 
@@ -313,6 +311,7 @@ where
                     step: self.step,
                     estimator: self.config.estimator.name(),
                     what: what.into(),
+                    checkpoint: super::Checkpointed::of(&self.checkpoint_path()),
                 });
             };
             self.step += 1;
@@ -337,12 +336,12 @@ where
                         step: self.step,
                         estimator: self.config.estimator.name(),
                         what: "model parameters".into(),
+                        checkpoint: super::Checkpointed::of(&self.checkpoint_path()),
                     });
                 }
             }
             if self.step.is_multiple_of(per_epoch) {
-                let seconds = epoch_start.elapsed().as_secs_f64();
-                train_seconds += seconds;
+                let seconds = self.clock.close_epoch();
                 let epoch_number = epoch + 1;
                 let eval_now = self.config.eval_every > 0
                     && epoch_number.is_multiple_of(self.config.eval_every)
@@ -358,10 +357,10 @@ where
                 self.timing.push(TimingRow {
                     epoch: epoch_number,
                     steps_per_second: (self.step - epoch_first_step) as f64 / seconds.max(1e-9),
-                    seconds: start.elapsed().as_secs_f64(),
+                    seconds: self.clock.seconds(),
                 });
                 self.write_metrics(&self.history, &self.progress)?;
-                epoch_start = Instant::now();
+                self.clock.open_epoch();
                 epoch_first_step = self.step;
             }
             if self.out.checkpoint_every > 0 && self.step.is_multiple_of(self.out.checkpoint_every) {
@@ -376,8 +375,7 @@ where
             progress.push(self.row(self.step.div_ceil(per_epoch), &self.window, None, None));
         }
         if self.epoch.steps > 0 {
-            let seconds = epoch_start.elapsed().as_secs_f64();
-            train_seconds += seconds;
+            let seconds = self.clock.close_epoch();
             let epoch_number = self.step.div_ceil(per_epoch);
             let open = self.epoch.clone();
             let row = self.close_epoch(epoch_number, None, None);
@@ -386,9 +384,10 @@ where
             self.timing.push(TimingRow {
                 epoch: epoch_number,
                 steps_per_second: (self.step - epoch_first_step) as f64 / seconds.max(1e-9),
-                seconds: start.elapsed().as_secs_f64(),
+                seconds: self.clock.seconds(),
             });
         }
+        self.clock.close_epoch();
         bar.set_message(format!("evaluating valid and test (IWAE-{}) ...", self.config.iwae_samples));
         let (valid, test) = (self.evaluate(&self.data.valid, 1), self.evaluate(&self.data.test, 2));
         for rows in [&mut history, &mut progress] {
@@ -404,12 +403,12 @@ where
             progress,
             steps: self.step,
             steps_per_epoch: per_epoch,
-            steps_per_second: (self.step - first_step) as f64 / train_seconds.max(1e-9),
+            steps_per_second: self.clock.steps_per_second(self.step),
             work: (rebar_core::ops::ENABLED && self.work.1 > 0).then(|| crate::records::Work {
                 multiply_adds_per_example: self.work.0.multiply_adds as f64 / self.work.1 as f64,
                 dense_multiply_adds_per_example: self.work.0.dense_multiply_adds as f64 / self.work.1 as f64,
             }),
-            seconds: start.elapsed().as_secs_f64(),
+            seconds: self.clock.seconds(),
             valid,
             test,
         })

@@ -1,0 +1,125 @@
+//! Whether a checkpoint can be resumed by the command at hand: the same run (every field of
+//! [`TrainConfig::identity`]), and a step budget no smaller than the steps already done. A
+//! refusal names each differing option with both values, rather than two configuration dumps
+//! to compare by eye.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::config::TrainConfig;
+use crate::data::Source;
+
+/// The command-line option of each field of [`TrainConfig`] (by its serialised name).
+fn option(field: &str) -> String {
+    match field {
+        "learning_rate" => "--lr".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
+/// A field's value as a person reads it: strings without quotes, `null` as `none`.
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "none".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `config` with its data path made absolute as [`Source::absolute`] does, so that checkpoints
+/// written before paths were stored absolute compare equal when resumed from where they ran.
+fn with_absolute_data(config: &TrainConfig) -> TrainConfig {
+    let data = Source::from_arg(config.data.as_deref()).absolute().to_arg();
+    TrainConfig { data, ..config.clone() }
+}
+
+/// The options in which `saved` (a checkpoint's run) and `wanted` (this command's) differ, each
+/// as `--option saved-value in the checkpoint, wanted-value asked for`; empty for the same run.
+pub fn differences(saved: &TrainConfig, wanted: &TrainConfig) -> Vec<String> {
+    let (a, b) = (with_absolute_data(saved).identity(), with_absolute_data(wanted).identity());
+    if a == b {
+        return Vec::new();
+    }
+    // Through the JSON text, which writes an f32 as its shortest form (0.0003, not 0.00030000001).
+    let json = |c: &TrainConfig| serde_json::to_string(c).and_then(|s| serde_json::from_str::<Value>(&s));
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) = (json(&a), json(&b)) else {
+        return vec![format!("{a:?} in the checkpoint, {b:?} asked for")];
+    };
+    let none = Value::Null;
+    a.iter()
+        .filter(|(k, v)| b.get(*k).unwrap_or(&none) != *v)
+        .map(|(k, v)| {
+            format!("{} {} in the checkpoint, {} asked for", option(k), show(v), show(b.get(k).unwrap_or(&none)))
+        })
+        .collect()
+}
+
+/// Checks that the checkpoint of `saved` after `done` steps can continue as `wanted`: the same
+/// run, and `wanted.steps` at least `done` (a smaller budget would report a run of fewer steps
+/// than it trained). The error is the problem, for [`super::TrainError::Checkpoint`].
+pub fn check(saved: &TrainConfig, done: u64, wanted: &TrainConfig, dir: &Path) -> Result<(), String> {
+    let diffs = differences(saved, wanted);
+    if !diffs.is_empty() {
+        return Err(format!("it belongs to a different run: {}", diffs.join("; ")));
+    }
+    if wanted.steps < done {
+        return Err(format!(
+            "--steps {} is below the {done} steps the run in {} has done: ask for --steps {done} or more",
+            wanted.steps,
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::config::{BinarizeKind, EstimatorKind, ModelKind, TaskKind, TildeKind};
+
+    fn config() -> TrainConfig {
+        TrainConfig {
+            model: ModelKind::Linear1,
+            task: TaskKind::Gen,
+            estimator: EstimatorKind::Rebar,
+            temperature: Some(0.5),
+            plain_relaxation: false,
+            tilde: TildeKind::Coupled,
+            learning_rate: 3e-4,
+            steps: 100,
+            batch: 24,
+            seed: 0,
+            data: None,
+            binarize: BinarizeKind::Static,
+            eval_every: 0,
+            iwae_samples: 100,
+            eval_examples: 0,
+            train_threads: 1,
+            shards: Some(1),
+        }
+    }
+
+    #[test]
+    fn each_differing_option_is_named_with_both_values() {
+        let saved = config();
+        assert!(differences(&saved, &TrainConfig { steps: 500, train_threads: 4, ..config() }).is_empty());
+        let wanted = TrainConfig { learning_rate: 1e-3, shards: Some(2), ..config() };
+        assert_eq!(
+            differences(&saved, &wanted),
+            ["--lr 0.0003 in the checkpoint, 0.001 asked for", "--shards 1 in the checkpoint, 2 asked for"]
+        );
+        let wanted = TrainConfig { data: Some("fashion".into()), estimator: EstimatorKind::Nvil, ..config() };
+        let d = differences(&saved, &wanted);
+        assert!(d[0].starts_with("--data none in the checkpoint, /") && d[0].ends_with("fashion asked for"), "{d:?}");
+        assert_eq!(d[1], "--estimator rebar in the checkpoint, nvil asked for");
+    }
+
+    #[test]
+    fn fewer_steps_than_done_are_refused() {
+        let dir = Path::new("runs/x");
+        assert_eq!(check(&config(), 100, &config(), dir), Ok(()));
+        let e = check(&config(), 6000, &TrainConfig { steps: 3000, ..config() }, dir).unwrap_err();
+        assert!(e.starts_with("--steps 3000 is below the 6000 steps"), "{e}");
+    }
+}
