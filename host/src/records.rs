@@ -22,6 +22,8 @@ pub mod files {
     pub const CURVES: &str = "curves.png";
     /// The latest checkpoint.
     pub const CHECKPOINT: &str = "checkpoint.rbck";
+    /// The run's wall clock up to the latest checkpoint, over all its processes.
+    pub const CLOCK: &str = "clock.json";
 }
 
 /// One row of `metrics.csv`: the averages over one epoch of training (official protocol:

@@ -70,6 +70,10 @@ fn a_run_writes_its_folder_and_the_same_seed_gives_the_same_metrics() {
         assert!(a.join(f).exists(), "{f} missing");
     }
     assert_eq!(metrics(&a), metrics(&b), "same seed, same build, different metrics.csv");
+    // The checkpoint holds no wall-clock figure (those go to clock.json): byte for byte.
+    let ckpt = |d: &Path| std::fs::read(d.join("checkpoint.rbck")).unwrap();
+    assert!(ckpt(&a) == ckpt(&b), "same seed, same build, different checkpoints");
+    assert!(a.join("clock.json").is_file());
     let s: Summary = serde_json::from_slice(&std::fs::read(a.join("summary.json")).unwrap()).unwrap();
     assert_eq!((s.steps_completed, s.estimator.as_str(), s.model.as_str()), (50, "nvil", "linear2"));
     assert!(

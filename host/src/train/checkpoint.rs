@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::TrainError;
-use super::clock::Elapsed;
 use super::config::TrainConfig;
 use crate::records::EpochRow;
 
@@ -53,10 +52,6 @@ pub struct Header {
     pub window: EpochSums,
     /// `rebar` version that wrote it.
     pub version: String,
-    /// The run's wall clock up to this checkpoint, over all its processes (absent, so zero, in
-    /// older checkpoints; older builds ignore it). See [`super::clock`].
-    #[serde(default)]
-    pub elapsed: Elapsed,
 }
 
 /// Writes state records into a byte buffer.

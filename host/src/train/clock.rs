@@ -1,19 +1,26 @@
 //! A run's wall clock over all its processes: a run interrupted (Ctrl-C, kill -9, a cluster's
 //! time limit) and resumed reports the seconds and steps per second of all its work, and its
-//! `timing.csv` keeps the rows of the earlier processes. The totals up to a checkpoint travel in
-//! the checkpoint's header ([`Elapsed`]); time spent after the last checkpoint by a process that
-//! was killed is lost with the steps it made, which the resumed run makes again.
+//! `timing.csv` keeps the rows of the earlier processes. The totals up to a checkpoint are kept
+//! beside it in `clock.json` ([`Elapsed`], written atomically right after the checkpoint); time
+//! spent after the last checkpoint by a process that was killed is lost with the steps it made,
+//! which the resumed run makes again.
 //!
-//! The header's clock is the one part of a checkpoint that is not the same for two runs of the
-//! same seed: the state, the metrics and progress stay bit-identical.
+//! The clock lives outside the checkpoint so that the checkpoint stays a function of the seed
+//! and the build alone: two runs of the same seed write byte-identical checkpoints, whatever
+//! their speed. (A process killed between the two renames leaves a clock one checkpoint behind:
+//! the resumed run then under-counts that interval's seconds, never its steps' results.)
 
+use std::fs;
+use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::records::TimingRow;
+use super::TrainError;
+use crate::records::{TimingRow, files};
 
-/// The wall-clock totals of a run up to a checkpoint (zero in checkpoints of builds before
+/// The wall-clock totals of a run up to a checkpoint (zero for run folders of builds before
 /// they were kept, whose resumed runs count only their own processes).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Elapsed {
@@ -77,7 +84,7 @@ impl RunClock {
         self.before.steps + step.saturating_sub(self.first_step)
     }
 
-    /// The totals to store in a checkpoint taken at `step`, with the timing rows so far.
+    /// The totals to store beside a checkpoint taken at `step`, with the timing rows so far.
     pub fn elapsed(&self, step: u64, timing: &[TimingRow]) -> Elapsed {
         Elapsed {
             seconds: self.seconds(),
@@ -85,6 +92,34 @@ impl RunClock {
             steps: self.timed_steps(step),
             timing: timing.to_vec(),
         }
+    }
+}
+
+/// Writes `clock.json` in the run folder `dir` atomically (a temporary file, then a rename).
+pub fn save(dir: &Path, elapsed: &Elapsed) -> Result<(), TrainError> {
+    let path = dir.join(files::CLOCK);
+    let io = |source| TrainError::Io { file: path.clone(), source };
+    let json = serde_json::to_vec_pretty(elapsed).map_err(|e| io(std::io::Error::other(e)))?;
+    let tmp = dir.join(format!("{}.{}.tmp", files::CLOCK, std::process::id()));
+    let written = fs::File::create(&tmp).and_then(|mut f| f.write_all(&json).and_then(|()| f.sync_all()));
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, &path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
+}
+
+/// Reads `clock.json` from the run folder `dir`: zero totals if there is none (a folder of an
+/// older build), an error naming the file if it is malformed.
+pub fn load(dir: &Path) -> Result<Elapsed, TrainError> {
+    let path = dir.join(files::CLOCK);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TrainError::Checkpoint {
+            file: path.clone(),
+            problem: format!("malformed run clock: {e} (delete it to count only this process's time)"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Elapsed::default()),
+        Err(source) => Err(TrainError::Io { file: path, source }),
     }
 }
 
@@ -104,5 +139,21 @@ mod tests {
         // 1,000 steps in a little over 80 s.
         let rate = c.steps_per_second(1200);
         assert!(rate <= 12.5 && rate > 12.0, "{rate}");
+    }
+
+    #[test]
+    fn the_clock_file_round_trips_and_is_optional() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path()).unwrap(), Elapsed::default());
+        let e = Elapsed {
+            seconds: 12.5,
+            train_seconds: 10.0,
+            steps: 300,
+            timing: vec![TimingRow { epoch: 1, steps_per_second: 30.0, seconds: 12.5 }],
+        };
+        save(dir.path(), &e).unwrap();
+        assert_eq!(load(dir.path()).unwrap(), e);
+        fs::write(dir.path().join(files::CLOCK), "{").unwrap();
+        assert!(load(dir.path()).unwrap_err().to_string().contains("clock.json"));
     }
 }

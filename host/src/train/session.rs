@@ -11,7 +11,7 @@ use rebar_core::{Adam, Sbn};
 
 use super::any::AnyEstimator;
 use super::checkpoint::{self, EpochSums, Header};
-use super::clock::{Elapsed, RunClock};
+use super::clock::{self, Elapsed, RunClock};
 use super::config::TrainConfig;
 use super::eval::{Evaluation, evaluate};
 use super::feed::{Feed, Stream, stream_rng};
@@ -174,10 +174,10 @@ where
             progress: self.progress.clone(),
             window: self.window.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            elapsed: self.clock.elapsed(self.step, &self.timing),
         };
         let path = self.checkpoint_path();
-        checkpoint::write(&path, &header, |w| self.visit(w))
+        checkpoint::write(&path, &header, |w| self.visit(w))?;
+        clock::save(&self.out.dir, &self.clock.elapsed(self.step, &self.timing))
     }
 
     fn restore(&mut self) -> Result<(), TrainError> {
@@ -197,8 +197,9 @@ where
         self.epoch = header.epoch;
         self.progress = header.progress;
         self.window = header.window;
-        self.clock = RunClock::resume(&header.elapsed, header.step);
-        self.timing = header.elapsed.timing;
+        let elapsed = clock::load(&self.out.dir)?;
+        self.clock = RunClock::resume(&elapsed, header.step);
+        self.timing = elapsed.timing;
         Ok(())
     }
 
