@@ -23,9 +23,11 @@ pub fn run(a: &TableArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut warnings = Vec::new();
     let runs = report::find_runs(&a.results, &mut warnings)?;
     let figures = a.results.join("figures");
-    // The figures folder is this command's own output, not a stray folder.
-    let own = format!("skipping {}:", figures.display());
-    for w in warnings.iter().filter(|w| !w.starts_with(&own)) {
+    // The results folder's own non-run folders: this command's figures, and Figure 1's and
+    // Figure 2's outputs (README: results/toy, results/variance).
+    let own: Vec<String> =
+        ["figures", "toy", "variance"].iter().map(|d| format!("skipping {}", a.results.join(d).display())).collect();
+    for w in warnings.iter().filter(|w| !own.iter().any(|o| w.starts_with(o.as_str()))) {
         eprintln!("warning: {w}");
     }
     let table = table1::build(runs);
