@@ -22,6 +22,8 @@ pub mod files {
     pub const CURVES: &str = "curves.png";
     /// The latest checkpoint.
     pub const CHECKPOINT: &str = "checkpoint.rbck";
+    /// Held (an advisory lock) by the process training into the folder; holds its pid.
+    pub const LOCK: &str = "run.lock";
 }
 
 /// One row of `metrics.csv`: the averages over one epoch of training (official protocol:

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod feed;
 pub mod last_pass;
 pub mod parallel;
+pub mod progress;
 pub mod session;
 pub mod variance;
 
