@@ -105,10 +105,17 @@ pub fn claim(dir: &Path, intent: Intent) -> Result<RunDir, RunDirError> {
         }
         Err(TryLockError::Error(e)) => return Err(io(&path)(e)),
     }
-    // The holder's pid, for the message of the next process that finds the folder locked.
-    lock.set_len(0).and_then(|_| lock.rewind()).map_err(io(&path))?;
-    write!(lock, "{}", std::process::id()).and_then(|_| lock.flush()).map_err(io(&path))?;
-
+    // Holding the lock, any checkpoint temporary here is a dead process's (see
+    // `checkpoint::temporary`): nothing will rename it.
+    if let Ok(entries) = fs::read_dir(dir) {
+        let prefix = format!("{}.", files::CHECKPOINT);
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&prefix) && name.ends_with(".tmp") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
     match intent {
         Intent::New => {
             let found: Vec<&str> = RUN_FILES.into_iter().filter(|f| dir.join(f).exists()).collect();
@@ -130,6 +137,10 @@ pub fn claim(dir: &Path, intent: Intent) -> Result<RunDir, RunDirError> {
             }
         }
     }
+    // The holder's pid, for the message of the next process that finds the folder locked
+    // (written only now: a refused process leaves the folder as it found it).
+    lock.set_len(0).and_then(|_| lock.rewind()).map_err(io(&path))?;
+    write!(lock, "{}", std::process::id()).and_then(|_| lock.flush()).map_err(io(&path))?;
     Ok(RunDir { _lock: lock })
 }
 
