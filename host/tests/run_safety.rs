@@ -283,3 +283,45 @@ fn the_slurm_script_asks_for_sigterm_before_the_limit_and_hands_it_to_rebar() {
     assert!(jobs.contains(" --resume; else rebar train") && jobs.contains(" --overwrite; fi"), "{jobs}");
     assert!(!jobs.contains("--quiet"), "the runs' progress lines belong in their logs: {jobs}");
 }
+
+#[test]
+fn a_sweep_stopped_or_killed_stops_its_runs_which_save_their_checkpoints() {
+    let d = tmp("sweep-stop");
+    let run_dir = d.join("gen-linear1-nvil-lr3e-4-seed0");
+    let log = run_dir.join("train.log");
+    let count = |needle: &str| std::fs::read_to_string(&log).map_or(0, |s| s.matches(needle).count());
+    // The n-th process of the run (each starts with a banner) has printed a progress line.
+    let training = |n: usize| {
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        let banners: Vec<_> = log.match_indices("rebar train: gen linear1 with nvil").collect();
+        banners.len() == n && log[banners[n - 1].0..].contains("\nstep ")
+    };
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}: {}", std::fs::read_to_string(&log).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let sweep = || {
+        let mut c = rebar();
+        c.args(["sweep", "--estimators", "nvil", "--seeds", "1", "--iwae-samples", "1", "--jobs", "1"]);
+        c.args(["--steps", "1000000", "--out", d.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::null());
+        c.spawn().unwrap()
+    };
+    // SIGTERM to the driver reaches the run, which saves; the driver exits 143 after it.
+    let mut driver = sweep();
+    until("the run trains", &|| training(1));
+    signal(&driver, "TERM");
+    assert_eq!(wait(&mut driver, Duration::from_secs(60)), Some(143));
+    assert_eq!(count("SIGTERM: interrupted"), 1);
+    assert!(run_dir.join("checkpoint.rbck").exists());
+    // A driver killed outright (SIGKILL): its run stops too (Linux), resumed and saved again.
+    let mut driver = sweep();
+    until("the run resumes", &|| training(2));
+    signal(&driver, "KILL");
+    driver.wait().unwrap();
+    if cfg!(target_os = "linux") {
+        until("the orphaned run stops", &|| count("SIGTERM: interrupted") == 2);
+    }
+}
