@@ -33,5 +33,7 @@ pub mod paper;
 pub mod plot;
 pub mod records;
 pub mod report;
+pub mod run_dir;
+pub mod stop;
 pub mod table1;
 pub mod train;

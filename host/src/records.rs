@@ -24,6 +24,8 @@ pub mod files {
     pub const CHECKPOINT: &str = "checkpoint.rbck";
     /// The run's wall clock up to the latest checkpoint, over all its processes.
     pub const CLOCK: &str = "clock.json";
+    /// Held (an advisory lock) by the process training into the folder; holds its pid.
+    pub const LOCK: &str = "run.lock";
 }
 
 /// One row of `metrics.csv`: the averages over one epoch of training (official protocol:

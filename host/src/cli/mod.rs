@@ -36,8 +36,11 @@ pub enum Command {
     /// With no options: the linear 1-layer model with learned-temperature REBAR for a short run
     /// (about two minutes here), then the ELBO and the IWAE-100 bound on validation and test.
     /// The paper's protocol otherwise: batch 24, Adam with β₂ = 0.99999, control variates at 10×
-    /// the learning rate, the official metrics per epoch. Ctrl-C saves a checkpoint;
-    /// `--resume` continues bit-identically.
+    /// the learning rate, the official metrics per epoch. Ctrl-C, SIGTERM or SIGHUP saves a
+    /// checkpoint and exits (130, 143, 129; a second signal exits at once); `--resume` continues
+    /// bit-identically. A folder that holds a run is refused without --resume or --overwrite, and
+    /// one in use by another process always. Progress: a bar on a terminal, else a line every
+    /// 30 s.
     Train(train::TrainArgs),
     /// The single-sample ELBO and the IWAE-k bound (k up to 5000) of a trained model on any split.
     Eval(eval::EvalArgs),
@@ -59,7 +62,9 @@ pub enum Command {
     /// from one or many run folders.
     Report(report::ReportArgs),
     /// A grid of runs (estimators × models × tasks × learning rates × seeds) with every core busy,
-    /// resumable; or, with --plan, a job list and a Slurm array script for a cluster.
+    /// resumable (a run finished at fewer steps is continued; a folder of another run is
+    /// refused by name; Ctrl-C or SIGTERM stops every run at its checkpoint); or, with --plan, a
+    /// job list and a Slurm array script for a cluster.
     Sweep(sweep::SweepArgs),
     /// The paper's Table 1 grid (MNIST generative and structured prediction; Omniglot with
     /// --omniglot) for NVIL, MuProp, REBAR(0.1), REBAR, Concrete(0.1), RELAX, DisARM and RLOO at a

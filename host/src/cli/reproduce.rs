@@ -254,7 +254,7 @@ pub fn run(a: &ReproduceArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let results = a.results.join(a.budget_name());
     let mut copied = 0;
-    for job in jobs.iter().filter(|j| runner::done(&j.dir)) {
+    for job in jobs.iter().filter(|j| runner::done(j)) {
         copied += usize::from(collect(&job.dir, &results)?);
     }
     println!(
@@ -262,7 +262,7 @@ pub fn run(a: &ReproduceArgs) -> Result<(), Box<dyn std::error::Error>> {
         a.budget_name(),
         jobs.len(),
         root.display(),
-        jobs.iter().filter(|j| runner::done(&j.dir)).count(),
+        jobs.iter().filter(|j| runner::done(j)).count(),
         results.display()
     );
     if !a.collect_only {

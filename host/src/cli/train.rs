@@ -1,15 +1,20 @@
 //! `rebar train`: train a sigmoid belief network and write its run folder.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use rebar_host::data::{Binarize, Dataset, Source};
 use rebar_host::records::{DataSource, FORMAT_VERSION, FinalMetrics, Summary, files};
+use rebar_host::run_dir::{self, Intent};
+use rebar_host::stop::Stop;
 use rebar_host::train::{
     BinarizeKind, EstimatorKind, ModelKind, Outcome, Output, TaskKind, TildeKind, TrainConfig, TrainError, train,
 };
+
+/// `--steps` when not given.
+pub const DEFAULT_STEPS: u64 = 20_000;
+/// `--batch` when not given.
+pub const DEFAULT_BATCH: usize = 24;
 
 /// Options of `rebar train`.
 #[derive(Debug, Clone, Args)]
@@ -46,23 +51,31 @@ pub struct TrainArgs {
     pub lr: f32,
     /// Training steps (at least 1; with --resume, at least the steps done). The default is a short run that finishes in about two minutes here; the
     /// paper trains for 2,000,000.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = DEFAULT_STEPS)]
     pub steps: u64,
     /// Examples per batch (the paper uses 24; at most 128, and at most the training images).
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = DEFAULT_BATCH)]
     pub batch: usize,
     /// Seed of everything random (initialisation, data order, noise).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Run folder for metrics.csv, timing.csv, summary.json, curves.png and the checkpoint
-    /// (default: `runs/<task>-<model>-<estimator>-seed<seed>`).
+    /// Run folder for metrics.csv, progress.csv, timing.csv, summary.json, curves.png and the
+    /// checkpoint (default: `runs/<task>-<model>-<estimator>-lr<lr>-seed<seed>`, then every other
+    /// option that makes a different run when it is not the default, e.g.
+    /// `runs/gen-linear1-rebar-lr3e-4-seed0-steps100000`). A folder that holds a run is refused
+    /// without --resume or --overwrite; a folder in use by another `rebar train` is refused.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Continue the run in --out from its checkpoint (the configuration must match; --steps may
-    /// grow).
-    #[arg(long)]
+    /// grow; a finished run is evaluated again). Its summary.json is deleted until the run
+    /// finishes again.
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
-    /// Write a checkpoint every this many steps (0: only at the end and on Ctrl-C).
+    /// Delete the run that the folder holds (summary, checkpoint, metrics, curves) and start anew.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Write a checkpoint every this many steps (0: only at the end and when stopped by Ctrl-C,
+    /// SIGTERM or SIGHUP).
     #[arg(long, default_value_t = 5_000)]
     pub checkpoint_every: u64,
     /// The data to train on instead of the built-in MNIST: a directory of 28×28 IDX files
@@ -104,7 +117,8 @@ pub struct TrainArgs {
     /// step's numbers). For speed on N cores: --shards N (the threads follow the shards).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=rebar_host::train::parallel::MAX_SHARDS as u64))]
     pub shards: u64,
-    /// No progress bar.
+    /// No progress on stderr: neither the bar (on a terminal) nor the plain line every 30 s
+    /// (when stderr is a file or a pipe, e.g. a log or `rebar sweep`'s train.log).
     #[arg(long)]
     pub quiet: bool,
 }
@@ -142,17 +156,57 @@ impl TrainArgs {
         }
     }
 
-    /// The run folder.
+    /// The run folder: --out, or one named by every option that makes a different run.
     pub fn out_dir(&self) -> PathBuf {
-        self.out.clone().unwrap_or_else(|| {
-            PathBuf::from("runs").join(format!(
-                "{}-{}-{}-seed{}",
-                self.task.name(),
-                self.model.name(),
-                self.estimator.name(),
-                self.seed
-            ))
-        })
+        self.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(self.default_dir_name()))
+    }
+
+    /// `[data-]task-model-estimator-lrLR-seedN` (as `rebar sweep` names its runs), then the
+    /// other options that change the run's numbers, where they are not the default.
+    fn default_dir_name(&self) -> String {
+        let mut name = String::new();
+        match Source::from_arg(self.data.as_deref()) {
+            Source::Builtin => {}
+            Source::Omniglot(_) => name += "omniglot-",
+            Source::Idx(dir) => {
+                let stem = dir.file_name().map_or("data".into(), |n| n.to_string_lossy().into_owned());
+                name += &format!("{stem}-");
+            }
+        }
+        name += &format!(
+            "{}-{}-{}-lr{:e}-seed{}",
+            self.task.name(),
+            self.model.name(),
+            self.estimator.name(),
+            self.lr,
+            self.seed
+        );
+        if self.steps != DEFAULT_STEPS {
+            name += &format!("-steps{}", self.steps);
+        }
+        if self.batch != DEFAULT_BATCH {
+            name += &format!("-batch{}", self.batch);
+        }
+        if let (Some(t), Some(default)) = (self.temperature, self.estimator.default_temperature())
+            && t != default
+        {
+            name += &format!("-temp{t}");
+        }
+        if self.plain_relaxation {
+            name += "-plain";
+        }
+        if self.tilde != TildeKind::Coupled
+            && let Some(v) = self.tilde.to_possible_value()
+        {
+            name += &format!("-tilde-{}", v.get_name());
+        }
+        if self.shards > 1 {
+            name += &format!("-shards{}", self.shards);
+        }
+        if self.binarize == BinarizeKind::Dynamic {
+            name += "-dynamic";
+        }
+        name
     }
 }
 
@@ -206,13 +260,18 @@ pub fn run(args: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let config = args.config();
     config.validate()?;
     let dir = args.out_dir();
+    let intent = match (args.resume, args.overwrite) {
+        (true, _) => Intent::Resume,
+        (false, true) => Intent::Overwrite,
+        (false, false) => Intent::New,
+    };
+    // Everything that can refuse the options is checked before the folder is touched.
     let data = load_data(&config.data, args.binarize)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // A second Ctrl-C while the checkpoint is written is ignored; the write is atomic.
-        let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Relaxed));
-    }
+    config.validate_data(&data)?;
+    // Held until the process ends: no other process trains into this folder meanwhile.
+    let _claim = run_dir::claim(&dir, intent)?;
+    let stop = Stop::on_signals()?;
+    stop.stop_with_parent();
     let out = Output {
         dir: dir.clone(),
         checkpoint_every: args.checkpoint_every,
@@ -231,10 +290,10 @@ pub fn run(args: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         config.seed,
         dir.display()
     );
-    let outcome = match train(&config, &data, &out, &stop) {
+    let outcome = match train(&config, &data, &out, stop.flag()) {
         Err(e @ TrainError::Interrupted { .. }) => {
-            eprintln!("rebar train: {e}");
-            std::process::exit(130);
+            eprintln!("rebar train: {}: {e}", stop.signal_name());
+            std::process::exit(stop.exit_code());
         }
         r => r?,
     };

@@ -2,10 +2,9 @@
 //! same minibatches and noise along one trajectory.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use clap::Args;
+use rebar_host::stop::Stop;
 use rebar_host::train::compare::{CompareConfig, compare};
 use rebar_host::train::{EstimatorKind, ModelKind, TaskKind};
 
@@ -73,12 +72,9 @@ pub fn run(args: &VarianceArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     config.validate()?;
     let data = load_data(&None, rebar_host::train::BinarizeKind::Static)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Relaxed));
-    }
-    let rows = compare(&config, &data, &stop)?;
+    // Ctrl-C, SIGTERM or SIGHUP end the comparison early; the steps measured so far are written.
+    let stop = Stop::on_signals()?;
+    let rows = compare(&config, &data, stop.flag())?;
     std::fs::create_dir_all(&args.out)?;
     let csv_path = args.out.join("variance.csv");
     rebar_host::train::session::write_csv(&csv_path, &rows)?;

@@ -1,8 +1,9 @@
 //! Checkpoints: a JSON header (the configuration, the step, the metrics so far) and the binary
 //! state every component shows through `rebar_core::state::StateVisitor` (model, Adam, the
 //! estimator's control variates, the variance averages), with a SHA-256 over the whole file.
-//! Written to a temporary file, synced, then renamed over the old one, so a crash at any moment
-//! leaves either the previous checkpoint or the new one, never a torn file.
+//! Written to a temporary file of the process's own (deleted on failure), synced, then renamed
+//! over the old one, so a crash at any moment leaves either the previous checkpoint or the new
+//! one, never a torn file.
 //!
 //! Layout: `RBCKPT` 0 1 (8 bytes) · u64 header length · header JSON · u64 state length · state ·
 //! SHA-256 of everything before. State records: key length (u8), key, index (u32), kind (u8: 0 =
@@ -271,12 +272,16 @@ pub fn write(path: &Path, header: &Header, state: impl FnOnce(&mut StateWriter))
     let digest = Sha256::digest(&bytes);
     bytes.extend_from_slice(&digest);
 
-    let tmp = path.with_extension("rbck.tmp");
-    let mut f = fs::File::create(&tmp).map_err(io)?;
-    f.write_all(&bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io)?;
+    // One temporary file per process, so that no two writers share one; deleted if anything
+    // fails (a full disk must not be left fuller).
+    let tmp = temporary(path);
+    let written = fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(&bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(io(e));
+    }
     if let Some(dir) = path.parent() {
         // Make the rename itself durable where the platform allows it.
         if let Ok(d) = fs::File::open(dir) {
@@ -284,6 +289,13 @@ pub fn write(path: &Path, header: &Header, state: impl FnOnce(&mut StateWriter))
         }
     }
     Ok(())
+}
+
+/// The temporary file this process writes the checkpoint `path` to before renaming it.
+pub fn temporary(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", std::process::id()));
+    path.with_file_name(name)
 }
 
 /// Reads and verifies a checkpoint; the returned reader must be walked with the same traversal

@@ -3,6 +3,8 @@
 //! with the examples spread over threads in fixed chunks so the numbers do not depend on the
 //! thread count.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rebar_core::Sbn;
 use rebar_core::estimator::draw_noise;
 
@@ -36,6 +38,26 @@ pub fn evaluate<M, const X: usize, const H: usize, const Y: usize, const B: usiz
 where
     M: Sbn<H, Input = [f32; X], Target = [f32; Y]> + Sync,
 {
+    let never = AtomicBool::new(false);
+    evaluate_until::<M, X, H, Y, B>(model, split, samples, examples, seed, stream, threads, &never)
+        .expect("evaluation stops only when its flag is raised")
+}
+
+/// [`evaluate`], abandoned (`None`) as soon as `stop` is raised: each thread checks it before
+/// each chunk of `B` examples.
+pub fn evaluate_until<M, const X: usize, const H: usize, const Y: usize, const B: usize>(
+    model: &M,
+    split: &Split,
+    samples: u32,
+    examples: usize,
+    seed: u64,
+    stream: u64,
+    threads: usize,
+    stop: &AtomicBool,
+) -> Option<Evaluation>
+where
+    M: Sbn<H, Input = [f32; X], Target = [f32; Y]> + Sync,
+{
     let count = if examples == 0 { split.len() } else { examples.min(split.len()) };
     let samples = samples.max(1);
     let chunks = count.div_ceil(B);
@@ -52,6 +74,9 @@ where
                 let mut inputs = vec![[0.0f32; X]; B];
                 let mut targets = vec![[0.0f32; Y]; B];
                 for c in (t..chunks).step_by(threads) {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let idx: Vec<usize> = (c * B..((c + 1) * B).min(count)).collect();
                     let n = idx.len();
                     let mut rng = stream_rng(seed, Stream::Eval, (stream << 32) | c as u64);
@@ -89,6 +114,9 @@ where
             }
         }
     });
+    if stop.load(Ordering::Relaxed) {
+        return None;
+    }
     let (elbo, iwae) = sums.iter().fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
-    Evaluation { elbo: elbo / count.max(1) as f64, iwae: iwae / count.max(1) as f64, samples, examples: count }
+    Some(Evaluation { elbo: elbo / count.max(1) as f64, iwae: iwae / count.max(1) as f64, samples, examples: count })
 }

@@ -11,6 +11,7 @@ pub mod eval;
 pub mod feed;
 pub mod last_pass;
 pub mod parallel;
+pub mod progress;
 pub mod resume;
 pub mod session;
 pub mod validate;

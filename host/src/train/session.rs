@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rebar_core::state::visit_tensors;
 use rebar_core::{Adam, Sbn};
 
@@ -13,10 +12,11 @@ use super::any::AnyEstimator;
 use super::checkpoint::{self, EpochSums, Header};
 use super::clock::{self, Elapsed, RunClock};
 use super::config::TrainConfig;
-use super::eval::{Evaluation, evaluate};
+use super::eval::{Evaluation, evaluate_until};
 use super::feed::{Feed, Stream, stream_rng};
 use super::last_pass::fold_and_step_all;
 use super::parallel::DataParallel;
+use super::progress::Progress;
 use super::variance::VarianceTracker;
 use super::{BATCH_CAPACITY as B, TrainError};
 use crate::data::Dataset;
@@ -29,7 +29,7 @@ pub struct Output {
     pub dir: PathBuf,
     /// Write a checkpoint every this many steps (0: only at the end and on interruption).
     pub checkpoint_every: u64,
-    /// Show a progress bar on stderr.
+    /// Show progress on stderr: a bar on a terminal, else a line every 30 s ([`Progress`]).
     pub progress: bool,
     /// Continue from the folder's checkpoint.
     pub resume: bool,
@@ -235,9 +235,11 @@ where
         }
     }
 
-    fn evaluate(&self, split: &crate::data::Split, stream: u64) -> Evaluation {
+    /// Evaluates the model on `split`; `None` if `stop` was raised meanwhile.
+    fn evaluate(&self, split: &crate::data::Split, stream: u64, stop: &AtomicBool) -> Option<Evaluation> {
         let c = &self.config;
-        evaluate::<M, X, H, Y, B>(&self.model, split, c.iwae_samples, c.eval_examples, c.seed, stream, self.out.threads)
+        let (samples, examples, threads) = (c.iwae_samples, c.eval_examples, self.out.threads);
+        evaluate_until::<M, X, H, Y, B>(&self.model, split, samples, examples, c.seed, stream, threads, stop)
     }
 
     /// Trains until `config.steps` (stopping cleanly if `stop` is raised), then evaluates.
@@ -290,7 +292,17 @@ where
         let total = self.config.steps;
         self.clock.open_epoch();
         let mut epoch_first_step = self.step;
-        let bar = progress_bar(total, self.step, self.out.progress);
+        let mut bar = Progress::new(total, self.step, self.out.progress);
+        // From here the folder's metrics are this run's: a summary of what it held before (a
+        // resumed run's shorter, finished one) no longer describes them.
+        for f in [files::SUMMARY, files::CURVES] {
+            match std::fs::remove_file(self.out.dir.join(f)) {
+                Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(TrainError::Io { file: self.out.dir.join(f), source });
+                }
+                _ => {}
+            }
+        }
         self.write_metrics(&self.history, &self.progress)?;
 
         while self.step < total {
@@ -330,8 +342,7 @@ where
             }
 
             if self.step.is_multiple_of(64) || self.step == total {
-                bar.set_position(self.step);
-                bar.set_message(progress_message(&d, variance));
+                bar.update(self.step, || progress_message(&d, variance));
                 if self.step.is_multiple_of(1024) && !self.model.all_finite() {
                     return Err(TrainError::NonFinite {
                         step: self.step,
@@ -348,8 +359,13 @@ where
                     && epoch_number.is_multiple_of(self.config.eval_every)
                     && self.step < total;
                 let (valid, test) = if eval_now {
-                    bar.set_message(format!("evaluating IWAE-{} ...", self.config.iwae_samples));
-                    (Some(self.evaluate(&self.data.valid, 1).iwae), Some(self.evaluate(&self.data.test, 2).iwae))
+                    bar.note(format!("evaluating IWAE-{} at step {} ...", self.config.iwae_samples, self.step));
+                    // Not stopped by a signal: the epoch's row needs both numbers, and the
+                    // checkpoint that the next step's stop check writes cannot hold half an
+                    // epoch end. A second signal exits at once.
+                    let never = AtomicBool::new(false);
+                    let valid = self.evaluate(&self.data.valid, 1, &never).map(|e| e.iwae);
+                    (valid, self.evaluate(&self.data.test, 2, &never).map(|e| e.iwae))
                 } else {
                     (None, None)
                 };
@@ -389,8 +405,18 @@ where
             });
         }
         self.clock.close_epoch();
-        bar.set_message(format!("evaluating valid and test (IWAE-{}) ...", self.config.iwae_samples));
-        let (valid, test) = (self.evaluate(&self.data.valid, 1), self.evaluate(&self.data.test, 2));
+        bar.note(format!("evaluating valid and test (IWAE-{}) ...", self.config.iwae_samples));
+        // The checkpoint is saved: a stop here loses only the evaluation, which a resumed run
+        // (at its last step already) does again before it writes the summary.
+        let stopped = || TrainError::Interrupted { step: self.step, dir: self.out.dir.clone() };
+        let Some(valid) = self.evaluate(&self.data.valid, 1, stop) else {
+            bar.abandon();
+            return Err(stopped());
+        };
+        let Some(test) = self.evaluate(&self.data.test, 2, stop) else {
+            bar.abandon();
+            return Err(stopped());
+        };
         for rows in [&mut history, &mut progress] {
             if let Some(last) = rows.last_mut() {
                 last.valid_iwae = Some(valid.iwae);
@@ -398,7 +424,7 @@ where
             }
         }
         self.write_metrics(&history, &progress)?;
-        bar.finish_and_clear();
+        bar.finish();
         Ok(Outcome {
             history,
             progress,
@@ -419,20 +445,6 @@ where
     pub fn model(&self) -> &M {
         &self.model
     }
-}
-
-fn progress_bar(total: u64, at: u64, show: bool) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(
-        Some(total),
-        if show { ProgressDrawTarget::stderr_with_hz(4) } else { ProgressDrawTarget::hidden() },
-    );
-    let style =
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta}  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_position(at);
-    bar
 }
 
 fn progress_message(d: &rebar_core::Diagnostics, variance: f64) -> String {
