@@ -1,7 +1,7 @@
 //! Bookkeeping that survives resume (issue 22, item 5): timing.csv keeps the earlier processes'
 //! rows, summary.json's wall time and steps/s cover every process, a step budget below the
-//! steps done is refused, and the data path is stored absolute so the run's folder works from
-//! any directory.
+//! steps done is refused, the data path is stored absolute so the run's folder works from any
+//! directory, and the data's digest lets a moved copy of the same data resume.
 
 mod data_support;
 
@@ -141,4 +141,27 @@ fn a_relative_data_path_is_stored_absolute() {
     resume.push("--resume");
     let o = rebar(&resume);
     assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_moved_copy_of_the_data_resumes_and_other_data_is_refused() {
+    // Two copies of the same images in different folders, and other images.
+    let (first, _, _) = data_support::synthetic_dir("bookkeeping-first-copy", 600, 100);
+    let (moved, _, _) = data_support::synthetic_dir("bookkeeping-moved-copy", 600, 100);
+    let (other, _, _) = data_support::synthetic_dir("bookkeeping-other", 601, 100);
+    let d = tmp("moved");
+    let dir = d.to_str().unwrap();
+    let with = |data: &Path, steps: &'static str, resume: bool| {
+        let mut args = train(dir, steps, if resume { &["--resume"] } else { &[] });
+        args[2] = data.to_str().unwrap().to_owned().leak();
+        rebar(&args)
+    };
+    let o = with(first.path(), "10", false);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = with(other.path(), "20", true);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("--data (SHA-256 of its images)"), "{}", text(&o));
+    let o = with(moved.path(), "20", true);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(summary(&d).steps_completed, 20);
 }

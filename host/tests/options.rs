@@ -125,6 +125,7 @@ fn diverging_config() -> TrainConfig {
         seed: 0,
         data: Some(data_dir().into()),
         binarize: BinarizeKind::Static,
+        data_sha256: None,
         eval_every: 0,
         iwae_samples: 2,
         eval_examples: 8,

@@ -146,6 +146,7 @@ impl TrainArgs {
             seed: self.seed,
             data: Source::from_arg(self.data.as_deref()).absolute().to_arg(),
             binarize: self.binarize,
+            data_sha256: None,
             eval_every: self.eval_every,
             iwae_samples: self.iwae_samples,
             eval_examples: self.eval_examples,
@@ -257,7 +258,7 @@ pub fn build() -> String {
 
 /// Runs the command.
 pub fn run(args: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let config = args.config();
+    let mut config = args.config();
     config.validate()?;
     let dir = args.out_dir();
     let intent = match (args.resume, args.overwrite) {
@@ -268,6 +269,9 @@ pub fn run(args: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Everything that can refuse the options is checked before the folder is touched.
     let data = load_data(&config.data, args.binarize)?;
     config.validate_data(&data)?;
+    if config.data.is_some() {
+        config.data_sha256 = Some(data.sha256());
+    }
     // Held until the process ends: no other process trains into this folder meanwhile.
     let _claim = run_dir::claim(&dir, intent)?;
     let stop = Stop::on_signals()?;

@@ -251,6 +251,25 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// Lower-case hex SHA-256 of the images as loaded (each split's pixels, in order, and how
+    /// they are binarized; not the labels, which training never reads): the same data gives the
+    /// same digest wherever its files are, so a resumed run can tell a moved copy from other data.
+    pub fn sha256(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(format!("{:?}", self.binarization).as_bytes());
+        for split in [&self.train, &self.valid, &self.test] {
+            let (kind, bytes) = match &split.pixels {
+                Pixels::Bits(b) => (b'b', b),
+                Pixels::Grey(g) => (b'g', g),
+            };
+            h.update([kind]);
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        }
+        gz::hex(h.finalize().as_slice())
+    }
+
     /// The mean training image x̄ (see [`Split::mean`]), e.g. to initialise output biases as
     /// `logit(x̄)` or to centre inputs.
     pub fn train_mean(&self) -> [f32; IMAGE_PIXELS] {

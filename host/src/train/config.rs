@@ -182,6 +182,12 @@ pub struct TrainConfig {
     pub data: Option<PathBuf>,
     /// Binarization of `data` (the built-in data is static).
     pub binarize: BinarizeKind,
+    /// SHA-256 of the images `data` held when the run started ([`crate::data::Dataset::sha256`];
+    /// `None` for the built-in data and in checkpoints of builds before it was recorded). A
+    /// resumed run compares it, not the path: a moved copy of the same data resumes, other data
+    /// at the same path is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_sha256: Option<String>,
     /// Evaluate the IWAE bound on valid and test every this many epochs (0: only at the end).
     pub eval_every: u64,
     /// Samples per example of the IWAE bound.
@@ -236,6 +242,7 @@ mod tests {
             seed: 0,
             data: None,
             binarize: BinarizeKind::Static,
+            data_sha256: None,
             eval_every: 0,
             iwae_samples: 100,
             eval_examples: 0,

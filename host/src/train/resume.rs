@@ -14,6 +14,7 @@ use crate::data::Source;
 fn option(field: &str) -> String {
     match field {
         "learning_rate" => "--lr".into(),
+        "data_sha256" => "--data (SHA-256 of its images)".into(),
         other => format!("--{}", other.replace('_', "-")),
     }
 }
@@ -27,17 +28,28 @@ fn show(v: &Value) -> String {
     }
 }
 
-/// `config` with its data path made absolute as [`Source::absolute`] does, so that checkpoints
-/// written before paths were stored absolute compare equal when resumed from where they ran.
-fn with_absolute_data(config: &TrainConfig) -> TrainConfig {
-    let data = Source::from_arg(config.data.as_deref()).absolute().to_arg();
-    TrainConfig { data, ..config.clone() }
+/// `saved` and `wanted` as they are compared. Where both record the data's digest, the digest
+/// decides and the path does not (a moved copy of the same data resumes); otherwise the paths,
+/// made absolute as [`Source::absolute`] does (checkpoints written before paths were stored
+/// absolute compare equal when resumed from where they ran).
+fn comparable(saved: &TrainConfig, wanted: &TrainConfig) -> (TrainConfig, TrainConfig) {
+    let by_digest = saved.data_sha256.is_some() && wanted.data_sha256.is_some();
+    let prepare = |c: &TrainConfig| {
+        let c = c.identity();
+        if by_digest {
+            TrainConfig { data: None, ..c }
+        } else {
+            let data = Source::from_arg(c.data.as_deref()).absolute().to_arg();
+            TrainConfig { data, data_sha256: None, ..c }
+        }
+    };
+    (prepare(saved), prepare(wanted))
 }
 
 /// The options in which `saved` (a checkpoint's run) and `wanted` (this command's) differ, each
 /// as `--option saved-value in the checkpoint, wanted-value asked for`; empty for the same run.
 pub fn differences(saved: &TrainConfig, wanted: &TrainConfig) -> Vec<String> {
-    let (a, b) = (with_absolute_data(saved).identity(), with_absolute_data(wanted).identity());
+    let (a, b) = comparable(saved, wanted);
     if a == b {
         return Vec::new();
     }
@@ -92,6 +104,7 @@ mod tests {
             seed: 0,
             data: None,
             binarize: BinarizeKind::Static,
+            data_sha256: None,
             eval_every: 0,
             iwae_samples: 100,
             eval_examples: 0,
@@ -113,6 +126,25 @@ mod tests {
         let d = differences(&saved, &wanted);
         assert!(d[0].starts_with("--data none in the checkpoint, /") && d[0].ends_with("fashion asked for"), "{d:?}");
         assert_eq!(d[1], "--estimator rebar in the checkpoint, nvil asked for");
+    }
+
+    #[test]
+    fn the_data_digest_decides_where_both_record_one() {
+        let at = |path: &str, digest: Option<&str>| TrainConfig {
+            data: Some(path.into()),
+            data_sha256: digest.map(String::from),
+            ..config()
+        };
+        // A moved copy of the same images resumes.
+        assert!(differences(&at("/old/fashion", Some("ab")), &at("/new/fashion", Some("ab"))).is_empty());
+        // Other images at the same path are refused, by their digests.
+        assert_eq!(
+            differences(&at("/data/fashion", Some("ab")), &at("/data/fashion", Some("cd"))),
+            ["--data (SHA-256 of its images) ab in the checkpoint, cd asked for"]
+        );
+        // A checkpoint without a digest (an older build's) compares paths.
+        assert!(differences(&at("/data/fashion", None), &at("/data/fashion", Some("cd"))).is_empty());
+        assert_eq!(differences(&at("/a", None), &at("/b", Some("cd"))).len(), 1);
     }
 
     #[test]

@@ -170,6 +170,7 @@ mod tests {
             seed: 0,
             data: None,
             binarize: BinarizeKind::Static,
+            data_sha256: None,
             eval_every: 0,
             iwae_samples: 100,
             eval_examples: 0,
