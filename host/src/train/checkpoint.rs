@@ -327,3 +327,32 @@ pub fn read(path: &Path) -> Result<(Header, StateReader), TrainError> {
     }
     Ok((header, StateReader { bytes: state, at: 0, error: None, file: path.to_path_buf() }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file_and_names_the_checkpoint() {
+        let dir = std::env::temp_dir().join(format!("rebar-checkpoint-unit-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        // The rename fails as a full disk would fail the write: the checkpoint's name is a
+        // non-empty folder.
+        let path = dir.join(crate::records::files::CHECKPOINT);
+        fs::create_dir_all(path.join("occupied")).unwrap();
+        let header = Header {
+            config: crate::train::config::example(),
+            step: 3,
+            history: Vec::new(),
+            epoch: EpochSums::default(),
+            progress: Vec::new(),
+            window: EpochSums::default(),
+            version: "test".into(),
+        };
+        let e = write(&path, &header, |w| w.f32s("w", 0, &mut [1.0, 2.0])).unwrap_err();
+        assert!(matches!(&e, TrainError::Io { file, .. } if *file == path), "{e}");
+        let left: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, [crate::records::files::CHECKPOINT], "{left:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -223,32 +223,38 @@ fn one() -> usize {
     1
 }
 
+/// A short learned-temperature REBAR run on the built-in data, for unit tests to vary.
+#[cfg(test)]
+pub(crate) fn example() -> TrainConfig {
+    TrainConfig {
+        model: ModelKind::Linear1,
+        task: TaskKind::Gen,
+        estimator: EstimatorKind::Rebar,
+        temperature: Some(0.5),
+        plain_relaxation: false,
+        tilde: TildeKind::Coupled,
+        learning_rate: 3e-4,
+        steps: 100,
+        batch: 24,
+        seed: 0,
+        data: None,
+        binarize: BinarizeKind::Static,
+        data_sha256: None,
+        eval_every: 0,
+        iwae_samples: 100,
+        eval_examples: 0,
+        train_threads: 1,
+        shards: Some(1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn older_checkpoints_threads_were_their_shards() {
-        let new = TrainConfig {
-            model: ModelKind::Linear1,
-            task: TaskKind::Gen,
-            estimator: EstimatorKind::Rebar,
-            temperature: Some(0.5),
-            plain_relaxation: false,
-            tilde: TildeKind::Coupled,
-            learning_rate: 3e-4,
-            steps: 100,
-            batch: 24,
-            seed: 0,
-            data: None,
-            binarize: BinarizeKind::Static,
-            data_sha256: None,
-            eval_every: 0,
-            iwae_samples: 100,
-            eval_examples: 0,
-            train_threads: 1,
-            shards: Some(2),
-        };
+        let new = TrainConfig { shards: Some(2), ..example() };
         // An older build's checkpoint of a run on two threads has no `shards`.
         let mut json = serde_json::to_value(&new).unwrap();
         json["train_threads"] = 2.into();

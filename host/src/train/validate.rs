@@ -154,29 +154,9 @@ impl CompareConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::config::{ModelKind, TaskKind, TildeKind};
 
     fn config() -> TrainConfig {
-        TrainConfig {
-            model: ModelKind::Linear1,
-            task: TaskKind::Gen,
-            estimator: EstimatorKind::Rebar,
-            temperature: Some(0.5),
-            plain_relaxation: false,
-            tilde: TildeKind::Coupled,
-            learning_rate: 3e-4,
-            steps: 100,
-            batch: 24,
-            seed: 0,
-            data: None,
-            binarize: BinarizeKind::Static,
-            data_sha256: None,
-            eval_every: 0,
-            iwae_samples: 100,
-            eval_examples: 0,
-            train_threads: 1,
-            shards: Some(1),
-        }
+        crate::train::config::example()
     }
 
     #[test]
