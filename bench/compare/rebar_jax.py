@@ -53,7 +53,7 @@ sg = jax.lax.stop_gradient
 
 
 # ---------------------------------------------------------------------------------------------
-# Models (rebar-reference.md §6): parameter tensors in a fixed order, one η per tensor.
+# Models (docs/estimators.md, *Model conventions*): parameter tensors in a fixed order, one η per tensor.
 
 
 def dense_init(key, fan_in, fan_out):
@@ -160,7 +160,8 @@ def hard_pass(theta, x, xc, c0, u):
 
 
 def rebar_estimate(theta, cv, fixed_log_lam, x, xc, c0, u):
-    """Official SBNRebar / SBNDynamicRebar for one stochastic layer (rebar-reference.md §2.2, §3).
+    """Official SBNRebar / SBNDynamicRebar for one stochastic layer (docs/estimators.md, *REBAR:
+    the estimate*; docs/variance-gradient.md).
 
     cv = {"rho": η pre-activations (one per model tensor), "psi": baseline, ["tau": log λ]}.
     g_v = ∇_v mean(−nvil) + η_v ∇_v mean(cv); the control variates get ∇ mean_j g_j² by autodiff
@@ -179,7 +180,7 @@ def rebar_estimate(theta, cv, fixed_log_lam, x, xc, c0, u):
         f_zt = elbo(th, relax(zt, a, lam), a, x, c0)
         # f̃ in the REINFORCE term: constant w.r.t. the model parameters but still a function of
         # τ, so the autodiff τ-gradient of mean(g²) includes the official hand-assembled
-        # reinf_g_t = η ⊙ ∇θ mean(sg(∂f̃/∂τ)·log q) term exactly (rebar-reference.md §3.2).
+        # reinf_g_t = η ⊙ ∇θ mean(sg(∂f̃/∂τ)·log q) term exactly (docs/variance-gradient.md, *d/dλ*).
         ths, as_ = sg(th), sg(a)
         f_zt_score = elbo(ths, relax(u_to_z_tilde(as_, u, b), as_, lam), as_, x, c0)
         cvs = f_zt_score * lq - f_z + f_zt

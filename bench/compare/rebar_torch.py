@@ -42,7 +42,7 @@ import torch.nn.functional as F  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
-# Models (rebar-reference.md §6). Parameters are plain leaf tensors; one η per tensor.
+# Models (docs/estimators.md, *Model conventions*). Parameters are plain leaf tensors; one η per tensor.
 
 
 def dense_init(fan_in, fan_out, gen):
@@ -211,9 +211,9 @@ class Trainer:
         return self.disarm_step(x, xc, c0, u)
 
     def rebar_step(self, x, xc, c0, u):
-        """Official SBNRebar / SBNDynamicRebar for one stochastic layer (rebar-reference.md §2.2,
-        §3): g_v = ∇_v mean(−nvil) + η_v ∇_v mean(cv); the control variates descend mean_j g_j²,
-        differentiated through g (create_graph)."""
+        """Official SBNRebar / SBNDynamicRebar for one stochastic layer (docs/estimators.md, *REBAR:
+        the estimate*; docs/variance-gradient.md): g_v = ∇_v mean(−nvil) + η_v ∇_v mean(cv); the
+        control variates descend mean_j g_j², differentiated through g (create_graph)."""
         learned = self.estimator == "rebar"
         m, dec, prior = self.m, self.m.dec, self.m.prior
         lam = self.tau.exp()
@@ -226,7 +226,7 @@ class Trainer:
         if learned:
             # f̃ in the REINFORCE term: constant w.r.t. the model parameters but a function of
             # τ, so the autograd τ-gradient of mean(g²) contains the official hand-assembled
-            # reinf_g_t term (rebar-reference.md §3.2). Costs one extra relaxed forward pass
+            # reinf_g_t term (docs/variance-gradient.md, *d/dλ*). Costs one extra relaxed forward pass
             # (JAX's XLA merges it with the f_zt pass; eager PyTorch cannot).
             a_d = a.detach()
             f_score = elbo([p.detach() for p in dec], prior.detach(),

@@ -1,5 +1,5 @@
-//! Adam with TensorFlow's semantics, as the official code uses it (rebar-reference.md §3.3, §13
-//! pitfall 13): β₁ = 0.9, β₂ = 0.99999, ε = 1e-8 added to the *uncorrected* √v, and the bias
+//! Adam with TensorFlow's semantics, as the official code uses it (docs/protocol.md,
+//! *Optimisers*): β₁ = 0.9, β₂ = 0.99999, ε = 1e-8 added to the *uncorrected* √v, and the bias
 //! correction folded into the step size:
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! The paper's toy problem (rebar-reference.md §10): minimise E_{b~Bern(θ)}[(b − t)²] over
+//! The paper's toy problem (docs/protocol.md, *The toy problem*): minimise E_{b~Bern(θ)}[(b − t)²] over
 //! θ = σ(a), with t = 0.45 in the paper. The gradient signal is weak — d/dθ E = (1 − t)² − t² =
 //! 1 − 2t = 0.1 — so a noisy estimator wanders while a low-variance one follows exact descent.
 //!

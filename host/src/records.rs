@@ -29,7 +29,7 @@ pub mod files {
 }
 
 /// One row of `metrics.csv`: the averages over one epoch of training (official protocol:
-/// rebar-reference.md §8.2–8.3).
+/// docs/protocol.md, *Training ELBO* and *Gradient variance metric*).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRow {
     /// Epochs completed (1-based).
@@ -181,7 +181,7 @@ pub struct VarianceRow {
     /// Which parameters: `all`, or a layer such as `enc0`, `dec0`.
     pub scope: String,
     /// Natural log of the epoch mean of mean_j(EMA_k\[g_j²\] − μ_j²) with μ the pooled mean of all
-    /// estimators' first moments (official comparison mode, rebar-reference.md §8.3).
+    /// estimators' first moments (official comparison mode, docs/protocol.md, *Comparison mode (Figure 2)*).
     pub log_variance: f64,
     /// Natural log of mean_j(EMA_k\[g_j\] − μ_j)², the official unbiasedness check.
     pub log_bias_check: f64,

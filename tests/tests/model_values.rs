@@ -1,5 +1,5 @@
 //! The models' forward values against an independent, naive f64 implementation of the official
-//! conventions (rebar-reference.md §6, §13): encoder input x − x̄, latent inputs 2b − 1, output
+//! conventions (docs/estimators.md, *Model conventions*): encoder input x − x̄, latent inputs 2b − 1, output
 //! logits G(·) + logit(clip(x̄)), the relaxation σ(z/λ + a·λ/(λ+1)) in every log-likelihood term;
 //! and the reconstruction and generation passes.
 

@@ -1,4 +1,4 @@
-//! The paper's toy problem, minimise E[(b − 0.45)²] over θ = σ(a) (rebar-reference.md §10):
+//! The paper's toy problem, minimise E[(b − 0.45)²] over θ = σ(a) (docs/protocol.md, *The toy problem*):
 //! the toy estimators are unbiased (REINFORCE, REBAR) or not (Concrete), REBAR's variance
 //! gradients are exact, and under the paper's protocol (one sample per step, SGD 0.1 on a, 5,000
 //! steps) learned-temperature REBAR's variance falls orders of magnitude below REINFORCE's and its

@@ -1,8 +1,9 @@
-//! The antithetic pair shared by ARM and DisARM (peers.md §1.1): for stochastic layer l, the
-//! samples b¹ = 1[u > σ(−a)] (the ordinary hard sample, noise ε = L(u)) and b² = 1[u < σ(a)]
-//! (noise −ε), with every other layer's noise shared. Layers below l are identical in both; layers
-//! above l are resampled from the same noise, so f(b¹) and f(b²) are each unbiased for
-//! E[f | b_l], which is all the pair estimators need.
+//! The antithetic pair shared by ARM and DisARM (docs/estimators.md, *ARM and DisARM: the
+//! antithetic pair*): for stochastic layer l, the samples b¹ = 1[u > σ(−a)] (the ordinary hard
+//! sample, noise ε = L(u)) and b² = 1[u < σ(a)] (noise −ε), with every other layer's noise
+//! shared. Layers below l are identical in both; layers above l are resampled from the same
+//! noise, so f(b¹) and f(b²) are each unbiased for E[f | b_l], which is all the pair estimators
+//! need.
 
 use super::{Cost, Diagnostics, draw_noise};
 use crate::math::simd::{LANES, load_partial, store_partial};

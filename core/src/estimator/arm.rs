@@ -1,4 +1,4 @@
-//! ARM (Yin & Zhou 2019; peers.md §1.1): per unit of layer l,
+//! ARM (Yin & Zhou 2019; docs/estimators.md, *ARM*): per unit of layer l,
 //! ĝ_a = (f(b¹) − f(b²))·(u − ½), with the antithetic pair of [`super::antithetic`].
 
 use super::antithetic::{PairRule, pair_cost, pair_estimate};

@@ -1,5 +1,6 @@
 //! The input-dependent baseline c(x) of NVIL, MuProp and REBAR: (x − x̄) → 100 tanh → 1, with
-//! the official initialisation (rebar-reference.md §5), its own gradient and its own Adam.
+//! the official initialisation (docs/estimators.md, *Models: the three architectures*), its own
+//! gradient and its own Adam.
 
 use crate::net::{BinaryRows, GradWrite, Mlp1, Net};
 use crate::optim::{Adam, AdamConfig};

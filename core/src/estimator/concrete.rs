@@ -1,4 +1,4 @@
-//! The Concrete (Gumbel-softmax) estimator `SBNGumbel` (rebar-reference.md §5): the gradient of
+//! The Concrete (Gumbel-softmax) estimator `SBNGumbel` (docs/estimators.md, *Concrete*): the gradient of
 //! the relaxed ELBO f(y), every layer relaxed. **Biased**: it estimates the gradient of a
 //! different objective; the test suite shows the bias by exact enumeration.
 

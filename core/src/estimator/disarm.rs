@@ -1,4 +1,4 @@
-//! DisARM (Dong, Mnih & Tucker 2020; peers.md §1.1): ARM with the uniform integrated out,
+//! DisARM (Dong, Mnih & Tucker 2020; docs/estimators.md, *DisARM*): ARM with the uniform integrated out,
 //! ĝ_a = ½·(f(b¹) − f(b²))·(−1)^{b²}·1[b¹ ≠ b²]·σ(|a|).
 
 use super::antithetic::{PairRule, pair_cost, pair_estimate};

@@ -180,7 +180,7 @@ pub fn set_score_dlogits<M: Sbn<H>, const H: usize, const B: usize>(s: &mut M::S
 }
 
 /// ∂z̃/∂a − 1 for the conditional sample z̃ ~ p(z | b) whose noise is tied to the hard sample's
-/// (rebar-reference.md §1.1): z̃ equals z = a + ε in value, and
+/// (docs/estimators.md, *REBAR: the coupled noise for z̃*): z̃ equals z = a + ε in value, and
 /// ∂z̃/∂a = 1 − (1 − θ)/u if b = 1, 1 − θ/(1 − u) if b = 0, with u = σ(ε). Written through
 /// σ(±a), σ(±ε) so that neither branch cancels.
 #[inline]

@@ -1,4 +1,4 @@
-//! MuProp (Gu et al. 2016) as the official `SBNMuProp` (rebar-reference.md §5, pitfall 8): per
+//! MuProp (Gu et al. 2016) as the official `SBNMuProp` (docs/estimators.md, *MuProp*): per
 //! stochastic layer i a first-order Taylor control variate around the mean-field pass μ,
 //!
 //! ```text

@@ -1,6 +1,6 @@
-//! NVIL as the official code implements it (`SBNNVIL`, rebar-reference.md §5): learning signal
+//! NVIL as the official code implements it (`SBNNVIL`, docs/estimators.md, *NVIL*): learning signal
 //! f(b) − c(x) with an input-dependent baseline trained on the squared signal; no running-mean
-//! centring and no variance normalisation (pitfall 7).
+//! centring and no variance normalisation.
 
 use super::{Baseline, Cost, Diagnostics, Estimator, draw_noise, set_score_dlogits};
 use crate::model::Sbn;

@@ -1,8 +1,8 @@
 //! REBAR (Tucker et al. 2017) as the official code computes it (`SBNRebar`, `SBNDynamicRebar`;
-//! rebar-reference.md §2–4), with per-layer control variates for several stochastic layers, a
-//! variance-trained input-dependent baseline, one η per parameter tensor, and optionally a
-//! learned temperature — all trained by the exact gradient of the variance objective
-//! (variance-gradient.md), not by finite differences.
+//! docs/estimators.md, *REBAR: the estimate* and the sections after it), with per-layer control
+//! variates for several stochastic layers, a variance-trained input-dependent baseline, one η per
+//! parameter tensor, and optionally a learned temperature — all trained by the exact gradient of
+//! the variance objective (docs/variance-gradient.md), not by finite differences.
 //!
 //! # The estimate
 //! With A the NVIL-style part and B the control-variate part (both loss gradients, batch means):
@@ -27,7 +27,7 @@
 //!
 //! # The variance gradient
 //! V = mean_j g_j² over every model parameter. Since E[g] does not depend on η, λ or c, the
-//! control variates descend V (rebar-reference.md §3.2):
+//! control variates descend V (docs/variance-gradient.md):
 //!
 //! ```text
 //! ∂V/∂η_t = (2/N)·⟨g_t, B_t⟩
@@ -574,8 +574,9 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         // z-pass: B −= (1/n)·∇Σ f(σ(z)).
         model.relaxed_forward(s, k, relax);
         model.relaxed_backward(s, k, relax, -inv_n, Some((&mut self.cv_grad, GradWrite::Add)));
-        // z̃ ~ p(z | b) from a fresh v, in the stable forms of rebar-reference.md §15, stored as
-        // the noise z̃ − a of layer k (the model then differentiates with ∂z̃/∂a = 1).
+        // z̃ ~ p(z | b) from a fresh v, in the stable forms of docs/estimators.md (*REBAR: stable
+        // forms of z̃*), stored as the noise z̃ − a of layer k (the model then differentiates with
+        // ∂z̃/∂a = 1).
         let mut dz = [[0.0f32; H]; B];
         {
             let layer = M::layer_mut(s, k);

@@ -1,5 +1,5 @@
 //! REINFORCE with the leave-one-out batch baseline (the official `SBN` model,
-//! rebar-reference.md §5): learning signal f(bᵢ) − mean_{j≠i} f(bⱼ).
+//! docs/estimators.md, *REINFORCE*): learning signal f(bᵢ) − mean_{j≠i} f(bⱼ).
 
 use super::{Cost, Diagnostics, Estimator, draw_noise, set_score_dlogits};
 use crate::model::Sbn;

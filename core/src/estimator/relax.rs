@@ -1,4 +1,4 @@
-//! RELAX (Grathwohl et al. 2018; peers.md §1.1): REBAR's control variate η·f(σ_λ(z)) plus a
+//! RELAX (Grathwohl et al. 2018; docs/estimators.md, *RELAX*): REBAR's control variate η·f(σ_λ(z)) plus a
 //! learned neural term r_ψ(z), per stochastic layer k,
 //!
 //! ```text

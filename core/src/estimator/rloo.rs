@@ -1,4 +1,4 @@
-//! REINFORCE leave-one-out with K samples (Kool et al. 2019; peers.md §1.1):
+//! REINFORCE leave-one-out with K samples (Kool et al. 2019; docs/estimators.md, *RLOO*):
 //! ĝ = (1/K)·Σ_k (f(b_k) − mean_{j≠k} f(b_j))·∇log q(b_k) + (1/K)·Σ_k ∇log p(x, b_k).
 //!
 //! The first layer's score depends on the sample only through (b − θ) at the same input x, so

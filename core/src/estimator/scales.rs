@@ -1,5 +1,5 @@
 //! Learned scales η = 2σ(ρ) ∈ (0, 2), ρ = 0 at the start (η = 1): REBAR's one η per parameter
-//! tensor (the official `multiply_by_eta_per_layer`, rebar-reference.md §3.1) and MuProp's scaling
+//! tensor (the official `multiply_by_eta_per_layer`, docs/estimators.md, *REBAR: per-tensor η*) and MuProp's scaling
 //! baselines (`_create_eta`).
 
 use super::MAX_TENSORS;

@@ -1,4 +1,4 @@
-//! SimpleMuProp (`SBNSimpleMuProp`, rebar-reference.md §5.1): the learning signal
+//! SimpleMuProp (`SBNSimpleMuProp`, docs/estimators.md, *SimpleMuProp*): the learning signal
 //! f(b) − s·f(μ) − c(x) with f(μ) the ELBO of the deterministic mean-field pass, a learned scale
 //! s = 2σ(ρ) and the input-dependent baseline, both trained on the squared signal. MuProp without
 //! the first-order Taylor term.

@@ -5,7 +5,7 @@
 //! however large `|x|` is (1e4, 1e30, `f32::MAX`).
 
 /// Clip for the arguments of `log` in the logistic noise, as the official code's
-/// `safe_log_prob` (rebar-reference.md §1): `log(clip(u, 1e-8, 1))`.
+/// `safe_log_prob` (docs/estimators.md, *Noise and relaxations*): `log(clip(u, 1e-8, 1))`.
 pub const LOG_CLIP: f32 = 1e-8;
 
 /// σ(x) = 1 / (1 + e^{−x}), evaluated as e^{x}/(1 + e^{x}) for negative x so that small outputs keep

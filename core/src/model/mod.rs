@@ -1,5 +1,5 @@
 //! Sigmoid belief networks with one or two stochastic layers, in the official conventions
-//! (rebar-reference.md §6, §9, §13): encoder input x − x̄, latent inputs 2b − 1, a trainable
+//! (docs/estimators.md, *Model conventions*): encoder input x − x̄, latent inputs 2b − 1, a trainable
 //! factorised Bernoulli prior on the top layer, decoder output logits = trainable output +
 //! fixed logit(clip(x̄, 0.001, 0.999)).
 //!
@@ -41,7 +41,7 @@ use rand_core::Rng;
 /// What the model's ELBO is about.
 pub trait Task: Zeroable + 'static {
     /// True for structured prediction: f(b) = log p(x_bottom | b) with the encoder acting as the
-    /// conditional prior, no prior and no log q terms (rebar-reference.md §9).
+    /// conditional prior, no prior and no log q terms (docs/estimators.md, *Models: structured prediction*).
     const STRUCTURED: bool;
 }
 
@@ -60,7 +60,7 @@ impl Task for Structured {
 }
 
 /// How stochastic units are relaxed: y = σ(s) with s = α·z + β·a, where z = a + L(u) is the
-/// logistic reparameterisation of the unit with logit a (rebar-reference.md §1).
+/// logistic reparameterisation of the unit with logit a (docs/estimators.md, *Noise and relaxations*).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Relaxation {
     /// REBAR's modified relaxation σ(z/λ + a·λ/(λ+1)) (official default, `muprop_relaxation`).

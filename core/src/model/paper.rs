@@ -1,4 +1,4 @@
-//! The paper's models at their published sizes (rebar-reference.md §6, §9): 784 binary pixels,
+//! The paper's models at their published sizes (docs/estimators.md, *Model conventions*): 784 binary pixels,
 //! 200 units per stochastic layer, 200 tanh units per hidden layer of the nonlinear maps.
 
 use super::{Generative, OneLayer, Structured, TwoLayer};
@@ -33,7 +33,7 @@ pub type Nonlinear =
 /// Structured prediction, linear 1 layer: top half 392→200, 200→392 bottom half.
 pub type Linear1Sp = OneLayer<HALF, LATENT, HALF, Dense<HALF, LATENT>, Dense<LATENT, HALF>, Structured>;
 /// Structured prediction, linear 2 layer: top half 392→200→200, the top layer →392 bottom half
-/// (the official code's generative path, see the README erratum in rebar-reference.md §9).
+/// (the official code's generative path, see docs/estimators.md, *Models: structured prediction*).
 pub type Linear2Sp = TwoLayer<
     HALF,
     LATENT,

@@ -3,13 +3,13 @@
 //! G₀: 2b₀ − 1 → logits of x (plus the fixed bias). With affine maps this is the paper's "linear
 //! 2 layer" model.
 //!
-//! Structured prediction follows the official code (rebar-reference.md §9, README erratum): the
+//! Structured prediction follows the official code (docs/estimators.md, *Models: structured prediction*): the
 //! top layer's sample feeds G₀ directly, f = log p(x_bottom | b₁), and G₁ is unused (use
 //! [`crate::net::Absent`]).
 //!
 //! A relaxed pass from layer 1 keeps b₀ hard and relaxes layer 1 at its hard logits; from layer
 //! 0 it relaxes layer 0, recomputes layer 1's logits from 2y₀ − 1 and relaxes them too
-//! (rebar-reference.md §2.3).
+//! (docs/estimators.md, *REBAR: several stochastic layers*).
 
 use super::bernoulli::{
     log_prob_rows, log_prob_rows_shared, mean_output, output_adjoint, output_adjoint_tangent, output_log_lik_rows,

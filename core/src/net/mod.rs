@@ -6,7 +6,7 @@
 //! Every map works on a batch of rows (`&[[f32; IN]]`, any number of rows up to the capacity `B`
 //! of its [`Net::Hidden`] workspace) and provides, besides forward and reverse mode, the two
 //! forward-mode products that learned-temperature REBAR's exact variance gradient needs
-//! (rebar-reference.md §3.2, variance-gradient.md): a Jacobian-vector product in the input and in
+//! (docs/variance-gradient.md): a Jacobian-vector product in the input and in
 //! the parameters ([`Net::tangent`]), and the tangent of the reverse pass
 //! ([`Net::backward_tangent`]), i.e. a Hessian-vector product.
 //!
@@ -34,12 +34,12 @@ use bytemuck::Zeroable;
 use rand_core::Rng;
 
 /// A two-hidden-layer tanh network `IN → HID (tanh) → HID (tanh) → OUT (linear)`: the "nonlinear"
-/// map of the paper (rebar-reference.md §6).
+/// map of the paper (docs/estimators.md, *Models: the three architectures*).
 pub type Mlp2<const IN: usize, const HID: usize, const OUT: usize> =
     Then<HID, TanhDense<IN, HID>, Then<HID, TanhDense<HID, HID>, Dense<HID, OUT>>>;
 
 /// A one-hidden-layer tanh network `IN → HID (tanh) → OUT (linear)`: the input-dependent
-/// baseline of NVIL, MuProp and REBAR (rebar-reference.md §5).
+/// baseline of NVIL, MuProp and REBAR (docs/estimators.md, *Models: the three architectures*).
 pub type Mlp1<const IN: usize, const HID: usize, const OUT: usize> = Then<HID, TanhDense<IN, HID>, Dense<HID, OUT>>;
 
 /// How a backward pass stores a parameter gradient.

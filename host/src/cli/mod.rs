@@ -34,7 +34,7 @@ pub enum Command {
     /// Train a sigmoid belief network on binarized MNIST with a gradient estimator.
     ///
     /// With no options: the linear 1-layer model with learned-temperature REBAR for a short run
-    /// (about two minutes here), then the ELBO and the IWAE-100 bound on validation and test.
+    /// (about a minute here), then the ELBO and the IWAE-100 bound on validation and test.
     /// The paper's protocol otherwise: batch 24, Adam with β₂ = 0.99999, control variates at 10×
     /// the learning rate, the official metrics per epoch. Ctrl-C, SIGTERM or SIGHUP saves a
     /// checkpoint and exits (130, 143, 129; a second signal exits at once); `--resume` continues

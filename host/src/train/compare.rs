@@ -1,4 +1,4 @@
-//! The paper's comparison mode (`SBNTrackGradVariances`, rebar-reference.md §8.3): several
+//! The paper's comparison mode (`SBNTrackGradVariances`, docs/protocol.md, *Comparison mode (Figure 2)*): several
 //! estimators on the same minibatch and the same noise at every step of one trajectory, which
 //! follows one of them. Per estimator k, exponential moving averages (0.999, started at 0) of g
 //! and g² give Var_k = mean_j(EMA_k\[g_j²\] − μ_j²) with μ the mean of all estimators' first

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
-/// The paper's three generative models (rebar-reference.md §6).
+/// The paper's three generative models (docs/estimators.md, *Models: the three architectures*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
@@ -27,7 +27,7 @@ pub enum TaskKind {
     Sp,
 }
 
-/// The gradient estimators (rebar-reference.md §5, peers.md §1).
+/// The gradient estimators (docs/estimators.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EstimatorKind {
@@ -130,7 +130,7 @@ pub enum BinarizeKind {
     Dynamic,
 }
 
-/// How REBAR's conditional sample z̃ gets its noise (rebar-reference.md §1.1).
+/// How REBAR's conditional sample z̃ gets its noise (docs/estimators.md, *REBAR: the coupled noise for z̃*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TildeKind {

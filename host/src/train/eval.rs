@@ -1,5 +1,5 @@
 //! Evaluation of a model on a split: the mean single-sample ELBO and the k-sample
-//! importance-weighted bound mean_x[log (1/k) Σ_i exp f(b_i)] (IWAE-k, rebar-reference.md §8.2),
+//! importance-weighted bound mean_x[log (1/k) Σ_i exp f(b_i)] (IWAE-k, docs/protocol.md, *Evaluation: IWAE-100*),
 //! with the examples spread over threads in fixed chunks so the numbers do not depend on the
 //! thread count.
 

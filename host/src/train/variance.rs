@@ -1,4 +1,4 @@
-//! The official gradient-variance metric (rebar-reference.md §8.3): exponential moving averages
+//! The official gradient-variance metric (docs/protocol.md, *Gradient variance metric*): exponential moving averages
 //! (decay 0.999, started at 0 with no bias correction) of every gradient component g_j and of
 //! g_j², and per step the estimate mean_j(EMA\[g_j²\] − EMA\[g_j\]²).
 
