@@ -93,10 +93,11 @@ fn a_batch_larger_than_the_training_set_is_refused() {
 }
 
 #[test]
-fn variance_refuses_a_biased_estimator_and_bad_numbers() {
+fn variance_refuses_a_biased_estimator_an_unfollowed_one_and_bad_numbers() {
     let d = tmp("variance");
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (&["--estimators", "concrete,rebar"], "--estimators concrete: concrete is biased"),
+        (&["--estimators", "nvil,rebar", "--follow", "muprop"], "--follow muprop: the followed estimator must be"),
         (&["--lr=-1"], "--lr -1.0:"),
         (&["--temperature", "0"], "--temperature 0.0: the rebar-fixed estimator's temperature"),
     ];

@@ -187,23 +187,25 @@ pub fn done(job: &Job) -> bool {
     state(job) == State::Finished
 }
 
+/// Run folders that hold another run than the driver asks for.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{} run folders hold another run than asked for; move them away, or choose another --out:{}",
+    .0.len(),
+    .0.iter().map(|(dir, why)| format!("\n  {}: {why}", dir.display())).collect::<String>()
+)]
+pub struct OtherRuns(pub Vec<(PathBuf, String)>);
+
 /// Refuses, naming each, the folders that hold another run than asked for.
-pub fn check(jobs: &[Job]) -> Result<(), String> {
-    let refused: Vec<String> = jobs
+pub fn check(jobs: &[Job]) -> Result<(), OtherRuns> {
+    let refused: Vec<(PathBuf, String)> = jobs
         .iter()
         .filter_map(|j| match state(j) {
-            State::Different(why) => Some(format!("  {}: {why}", j.dir.display())),
+            State::Different(why) => Some((j.dir.clone(), why)),
             _ => None,
         })
         .collect();
-    if refused.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "{} run folders hold another run than asked for; move them away, or choose another --out:\n{}",
-        refused.len(),
-        refused.join("\n")
-    ))
+    if refused.is_empty() { Ok(()) } else { Err(OtherRuns(refused)) }
 }
 
 fn shell_quote(s: &str) -> String {

@@ -49,12 +49,6 @@ pub struct CompareConfig {
 pub fn compare(c: &CompareConfig, data: &Dataset, stop: &AtomicBool) -> Result<Vec<VarianceRow>, TrainError> {
     use rebar_core::model::{HALF, LATENT, Linear1, Linear1Sp, Linear2, Linear2Sp, Nonlinear, NonlinearSp, PIXELS};
     c.validate()?;
-    if !c.estimators.contains(&c.follow) {
-        return Err(TrainError::Config(format!(
-            "the followed estimator {} is not among those compared",
-            c.follow.name()
-        )));
-    }
     match (c.model, c.task) {
         (ModelKind::Linear1, TaskKind::Gen) => run::<Linear1, PIXELS, LATENT, PIXELS>(c, data, stop),
         (ModelKind::Linear2, TaskKind::Gen) => run::<Linear2, PIXELS, LATENT, PIXELS>(c, data, stop),
@@ -100,9 +94,7 @@ where
     let options = EstimatorOptions { temperature: c.temperature, ..Default::default() };
     let mut estimators = Vec::new();
     for &kind in &c.estimators {
-        estimators.push(
-            AnyEstimator::<M, X, H, B>::new(kind, options, &mut rng).map_err(|e| TrainError::Config(e.to_string()))?,
-        );
+        estimators.push(AnyEstimator::<M, X, H, B>::new(kind, options, &mut rng)?);
     }
     let follow = c.estimators.iter().position(|&e| e == c.follow).unwrap_or(0);
     let mut grads: Vec<Box<M>> = (0..k).map(|_| bytemuck::zeroed_box()).collect();

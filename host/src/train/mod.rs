@@ -69,9 +69,20 @@ pub enum TrainError {
     /// An option cannot make a meaningful run.
     #[error(transparent)]
     Options(#[from] OptionError),
-    /// The configuration cannot run.
-    #[error("{0}")]
-    Config(String),
+    /// The estimator's options cannot make an estimator (REBAR's and RELAX's temperature).
+    #[error("the estimator's options: {0}")]
+    Estimator(#[from] rebar_core::estimator::RebarConfigError),
+    /// The parallel step cannot start.
+    #[error(transparent)]
+    Threads(#[from] parallel::ThreadsError),
+    /// A checkpoint belongs to another run, or to a longer one.
+    #[error("checkpoint {}: {source}", file.display())]
+    Resume {
+        /// The checkpoint.
+        file: PathBuf,
+        /// Why it cannot be resumed.
+        source: resume::ResumeError,
+    },
     /// Ctrl-C: the state was saved.
     #[error("interrupted after step {step}; the checkpoint in {dir} is saved, continue with --resume")]
     Interrupted {
@@ -110,21 +121,16 @@ where
     // The control variates are initialised from their own stream, after the model's.
     let mut rng = stream_rng(config.seed, Stream::Init, 1);
     let shards = config.shards();
-    if shards > config.batch {
-        return Err(TrainError::Config(format!("--shards {shards} needs a batch of at least {shards}")));
-    }
     let options = EstimatorOptions {
         temperature: config.temperature,
         plain_relaxation: config.plain_relaxation,
         tilde: config.tilde.noise(),
     };
-    let estimator = AnyEstimator::<M, X, H, BATCH_CAPACITY>::new(config.estimator, options, &mut rng)
-        .map_err(|e| TrainError::Config(e.to_string()))?;
+    let estimator = AnyEstimator::<M, X, H, BATCH_CAPACITY>::new(config.estimator, options, &mut rng)?;
     // Replicas start as fresh estimators; the session copies the first one's state into them.
     let replicas = (1..shards.max(1))
         .map(|_| AnyEstimator::new(config.estimator, options, &mut rng.clone()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TrainError::Config(e.to_string()))?;
+        .collect::<Result<Vec<_>, _>>()?;
     let mut session = Session::<M, X, H, Y>::new(config.clone(), data, estimator, replicas, out.clone())?;
     session.run(stop)
 }

@@ -108,6 +108,25 @@ pub const MAX_SHARDS: usize = 8;
 /// The most threads a data-parallel step may use.
 pub const MAX_THREADS: usize = 8;
 
+/// Why the parallel step cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ThreadsError {
+    /// More shards than the step supports.
+    #[error("at most {MAX_SHARDS} shards, not {0}")]
+    Shards(usize),
+    /// A thread count outside what the step supports.
+    #[error("from 1 to {MAX_THREADS} training threads, not {0}")]
+    Threads(usize),
+    /// The operating system refused the threads.
+    #[error("cannot start {threads} training threads: {source}")]
+    Pool {
+        /// Threads asked for.
+        threads: usize,
+        /// Why not.
+        source: rayon::ThreadPoolBuildError,
+    },
+}
+
 /// One shard's workspace and its replica of the estimator.
 struct Shard<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize> {
     scratch: Box<M::Scratch<B>>,
@@ -246,7 +265,10 @@ where
     /// `estimator` and `replicas.len()` more replicas of it (fresh estimators of the same kind
     /// and options; their state is overwritten with `estimator`'s), one shard each, on as many
     /// threads.
-    pub fn new(estimator: AnyEstimator<M, X, H, B>, replicas: Vec<AnyEstimator<M, X, H, B>>) -> Result<Self, String> {
+    pub fn new(
+        estimator: AnyEstimator<M, X, H, B>,
+        replicas: Vec<AnyEstimator<M, X, H, B>>,
+    ) -> Result<Self, ThreadsError> {
         let threads = 1 + replicas.len();
         Self::with_threads(estimator, replicas, threads)
     }
@@ -260,19 +282,19 @@ where
         estimator: AnyEstimator<M, X, H, B>,
         replicas: Vec<AnyEstimator<M, X, H, B>>,
         threads: usize,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ThreadsError> {
         let count = 1 + replicas.len();
         if count > MAX_SHARDS {
-            return Err(format!("at most {MAX_SHARDS} shards, not {count}"));
+            return Err(ThreadsError::Shards(count));
         }
         if !(1..=MAX_THREADS).contains(&threads) {
-            return Err(format!("from 1 to {MAX_THREADS} training threads, not {threads}"));
+            return Err(ThreadsError::Threads(threads));
         }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("rebar-step-{i}"))
             .build()
-            .map_err(|e| format!("cannot start {threads} training threads: {e}"))?;
+            .map_err(|source| ThreadsError::Pool { threads, source })?;
         let fork_rebar =
             count == 1 && threads > 1 && matches!(estimator, AnyEstimator::Rebar(_) | AnyEstimator::Relax(_));
         let shard = |estimator| Shard {

@@ -3,7 +3,7 @@
 //! refusal names each differing option with both values, rather than two configuration dumps
 //! to compare by eye.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -67,20 +67,37 @@ pub fn differences(saved: &TrainConfig, wanted: &TrainConfig) -> Vec<String> {
         .collect()
 }
 
+/// Why a checkpoint cannot continue as the command asks.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ResumeError {
+    /// The checkpoint is another run's: each differing option, as [`differences`] names it.
+    #[error("it belongs to a different run: {}", .0.join("; "))]
+    DifferentRun(Vec<String>),
+    /// The step budget is below the steps done.
+    #[error(
+        "--steps {asked} is below the {done} steps the run in {} has done: ask for --steps {done} or more",
+        dir.display()
+    )]
+    FewerSteps {
+        /// `--steps` asked for.
+        asked: u64,
+        /// Steps the checkpoint has done.
+        done: u64,
+        /// The run folder.
+        dir: PathBuf,
+    },
+}
+
 /// Checks that the checkpoint of `saved` after `done` steps can continue as `wanted`: the same
 /// run, and `wanted.steps` at least `done` (a smaller budget would report a run of fewer steps
-/// than it trained). The error is the problem, for [`super::TrainError::Checkpoint`].
-pub fn check(saved: &TrainConfig, done: u64, wanted: &TrainConfig, dir: &Path) -> Result<(), String> {
+/// than it trained).
+pub fn check(saved: &TrainConfig, done: u64, wanted: &TrainConfig, dir: &Path) -> Result<(), ResumeError> {
     let diffs = differences(saved, wanted);
     if !diffs.is_empty() {
-        return Err(format!("it belongs to a different run: {}", diffs.join("; ")));
+        return Err(ResumeError::DifferentRun(diffs));
     }
     if wanted.steps < done {
-        return Err(format!(
-            "--steps {} is below the {done} steps the run in {} has done: ask for --steps {done} or more",
-            wanted.steps,
-            dir.display()
-        ));
+        return Err(ResumeError::FewerSteps { asked: wanted.steps, done, dir: dir.to_path_buf() });
     }
     Ok(())
 }
@@ -132,7 +149,7 @@ mod tests {
     fn fewer_steps_than_done_are_refused() {
         let dir = Path::new("runs/x");
         assert_eq!(check(&config(), 100, &config(), dir), Ok(()));
-        let e = check(&config(), 6000, &TrainConfig { steps: 3000, ..config() }, dir).unwrap_err();
+        let e = check(&config(), 6000, &TrainConfig { steps: 3000, ..config() }, dir).unwrap_err().to_string();
         assert!(e.starts_with("--steps 3000 is below the 6000 steps"), "{e}");
     }
 }

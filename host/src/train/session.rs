@@ -125,7 +125,7 @@ where
             Stepper::Single { estimator, grad: bytemuck::zeroed_box(), scratch: bytemuck::zeroed_box() }
         } else {
             let parallel = DataParallel::with_threads(estimator, replicas, config.train_threads);
-            Stepper::Parallel(Box::new(parallel.map_err(TrainError::Config)?))
+            Stepper::Parallel(Box::new(parallel?))
         };
         let mut session = Session {
             config,
@@ -186,7 +186,7 @@ where
         // A resumed run may extend its step budget and change its threads; everything else must
         // be the same run.
         super::resume::check(&header.config, header.step, &self.config, &self.out.dir)
-            .map_err(|problem| TrainError::Checkpoint { file: path.clone(), problem })?;
+            .map_err(|source| TrainError::Resume { file: path.clone(), source })?;
         self.visit(&mut reader);
         reader.finish()?;
         if let Stepper::Parallel(p) = &mut self.stepper {

@@ -75,6 +75,9 @@ pub enum OptionError {
     /// `rebar variance`: no estimator to compare.
     #[error("--estimators: give at least one estimator")]
     NoEstimators,
+    /// `rebar variance`: the estimator whose updates the model follows is not compared.
+    #[error("--follow {0}: the followed estimator must be among --estimators")]
+    FollowedNotCompared(&'static str),
 }
 
 fn learning_rate(lr: f32) -> Result<(), OptionError> {
@@ -139,6 +142,9 @@ impl CompareConfig {
         }
         if let Some(biased) = self.estimators.iter().find(|e| **e == EstimatorKind::Concrete) {
             return Err(OptionError::BiasedInComparison(biased.name()));
+        }
+        if !self.estimators.contains(&self.follow) {
+            return Err(OptionError::FollowedNotCompared(self.follow.name()));
         }
         learning_rate(self.learning_rate)?;
         for &e in &self.estimators {
