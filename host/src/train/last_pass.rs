@@ -4,7 +4,7 @@
 //! Two passes would read the gradient twice and, worse, run one after the other: Adam is bound
 //! by the divider (its square root and division), the fold by memory, and in one pass the two
 //! overlap (`rebar train`'s default run, alternating with the two-pass build: 1.04×; NVIL
-//! 1.06–1.09×; the same bits; README, *Speed*).
+//! 1.06–1.09×; the same bits; CHANGELOG.md, *Speed*).
 //!
 //! The price is the order of the check: a block is updated once it and every block before it
 //! are found finite, so a non-finite value leaves the blocks before it updated. The trainer
