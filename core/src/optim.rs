@@ -24,7 +24,7 @@
 //! this is its portable equivalent (no CPU flags, no `unsafe`), and it cannot change a step by
 //! more than `lr·2⁻¹⁰⁰/ε` ≈ 1e-22·lr per parameter.
 
-use crate::linalg::simd::{LANES, Lanes};
+use crate::linalg::simd::{WIDE_LANES, Wide, load, store};
 use crate::tensors::Tensors;
 use bytemuck::Zeroable;
 
@@ -148,32 +148,30 @@ pub const V_FLUSH_PERIOD: u64 = 1024;
 
 /// The elementwise update of one tensor; `FLUSH_V` also flushes the second moments.
 ///
-/// In the widest vectors the target has ([`Lanes`]: 16 lanes with AVX-512): the update is
+/// In the widest vectors the target has ([`Wide`]: 16 lanes with AVX-512): the update is
 /// element by element, so the width changes nothing in the results, only the number of
 /// instructions. With AVX-512 the 16-lane form runs at the divider's throughput (the square
 /// root and the division), about 25% faster than 8 lanes, which issue twice the other
 /// instructions.
 fn update<const FLUSH_V: bool>(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr_t: f32, c: AdamConfig) {
     let n = p.len().min(g.len()).min(m.len()).min(v.len());
-    let full = n / LANES * LANES;
-    let (b1, b2, eps, lr) = (Lanes::splat(c.beta1), Lanes::splat(c.beta2), Lanes::splat(c.epsilon), Lanes::splat(lr_t));
-    let (one_b1, one_b2) = (Lanes::splat(1.0 - c.beta1), Lanes::splat(1.0 - c.beta2));
-    let (g_floor, m_floor) = (Lanes::splat(GRADIENT_FLOOR), Lanes::splat(MOMENT_FLOOR));
+    let full = n / WIDE_LANES * WIDE_LANES;
+    let (b1, b2, eps, lr) = (Wide::splat(c.beta1), Wide::splat(c.beta2), Wide::splat(c.epsilon), Wide::splat(lr_t));
+    let (one_b1, one_b2) = (Wide::splat(1.0 - c.beta1), Wide::splat(1.0 - c.beta2));
+    let (g_floor, m_floor) = (Wide::splat(GRADIENT_FLOOR), Wide::splat(MOMENT_FLOOR));
     // Zero where |x| < floor; NaN fails the comparison and passes through, so a diverging run
     // still shows up as NaN parameters.
-    let flush = |x: Lanes, floor: Lanes| x.abs().simd_lt(floor).select(Lanes::ZERO, x);
-    let load = |s: &[f32]| Lanes::new(core::array::from_fn(|k| s[k]));
-    let store = |s: &mut [f32], x: Lanes| s.copy_from_slice(x.as_array());
-    let (p_body, g_body) = (p[..full].chunks_exact_mut(LANES), g[..full].chunks_exact(LANES));
-    let (m_body, v_body) = (m[..full].chunks_exact_mut(LANES), v[..full].chunks_exact_mut(LANES));
+    let flush = |x: Wide, floor: Wide| x.abs().simd_lt(floor).select(Wide::ZERO, x);
+    let (p_body, g_body) = (p[..full].chunks_exact_mut(WIDE_LANES), g[..full].chunks_exact(WIDE_LANES));
+    let (m_body, v_body) = (m[..full].chunks_exact_mut(WIDE_LANES), v[..full].chunks_exact_mut(WIDE_LANES));
     for (((p, g), m), v) in p_body.zip(g_body).zip(m_body).zip(v_body) {
-        let gv = flush(load(g), g_floor);
-        let mv = flush(b1 * load(m) + one_b1 * gv, m_floor);
-        let vv = b2 * load(v) + one_b2 * gv * gv;
+        let gv = flush(load::<WIDE_LANES>(g), g_floor);
+        let mv = flush(b1 * load::<WIDE_LANES>(m) + one_b1 * gv, m_floor);
+        let vv = b2 * load::<WIDE_LANES>(v) + one_b2 * gv * gv;
         let vv = if FLUSH_V { flush(vv, m_floor) } else { vv };
-        store(m, mv);
-        store(v, vv);
-        store(p, load(p) - lr * mv / (vv.sqrt() + eps));
+        store::<WIDE_LANES>(m, mv);
+        store::<WIDE_LANES>(v, vv);
+        store::<WIDE_LANES>(p, load::<WIDE_LANES>(p) - lr * mv / (vv.sqrt() + eps));
     }
     let flush = |x: f32, floor: f32| if x.abs() < floor { 0.0 } else { x };
     for i in full..n {

@@ -223,6 +223,36 @@ mod tests {
     }
 
     #[test]
+    fn bernoulli_logit_grads_are_bit_identical_on_both_paths() {
+        use super::{scalar, simd};
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for (seed, &len) in LENGTHS.iter().enumerate() {
+            // Edge logits (beyond exp's fast range, f32::MAX) on even seeds, binary and soft targets.
+            let a = inputs(len, 2 * seed as u64);
+            let y = uniforms(len, seed as u64 + 11)
+                .iter()
+                .map(|&u| if seed % 3 == 0 { u } else { (u > 0.5) as u8 as f32 })
+                .collect::<Vec<_>>();
+            let (y_dot, a_dot) = (inputs(len, 2 * seed as u64 + 1), inputs(len, 2 * seed as u64 + 3));
+            for w in [1.0, -0.37, 2.0] {
+                let (mut got, mut want) = (std::vec![f32::NAN; len], std::vec![f32::NAN; len]);
+                simd::bernoulli_logit_grad(&y, &a, w, &mut got);
+                scalar::bernoulli_logit_grad(&y, &a, w, &mut want);
+                assert_eq!(bits(&got), bits(&want), "len {len}, w {w}");
+                simd::bernoulli_logit_grad_tangent(&y_dot, &a, &a_dot, w, &mut got);
+                scalar::bernoulli_logit_grad_tangent(&y_dot, &a, &a_dot, w, &mut want);
+                assert_eq!(bits(&got), bits(&want), "tangent, len {len}, w {w}");
+            }
+        }
+        // σ(0) = ½: w·(y − ½) and w·(ẏ − ¼·ȧ).
+        let mut out = [0.0; 2];
+        simd::bernoulli_logit_grad(&[1.0, 0.0], &[0.0, 0.0], 2.0, &mut out);
+        assert_eq!(out, [1.0, -1.0]);
+        simd::bernoulli_logit_grad_tangent(&[1.0, 0.0], &[0.0, 0.0], &[4.0, -4.0], 2.0, &mut out);
+        assert_eq!(out, [0.0, 2.0]);
+    }
+
+    #[test]
     fn fused_combine_is_bit_identical_to_axpy_then_dot() {
         use super::simd;
         // Lengths around the lane count and the 1024-element flush, with and without a tail.

@@ -63,6 +63,23 @@ pub fn bernoulli_log_likelihood_sum(y: &[f32], a: &[f32]) -> f32 {
     y.iter().zip(a).map(|(&y, &a)| bernoulli_log_likelihood(y, a)).sum()
 }
 
+/// `out[i] = w·(y[i] − σ(a[i]))`: `w` times the derivative of
+/// [`bernoulli_log_likelihood`]`(y, a)` in the logit `a`.
+pub fn bernoulli_logit_grad(y: &[f32], a: &[f32], w: f32, out: &mut [f32]) {
+    for ((o, &y), &a) in out.iter_mut().zip(y).zip(a) {
+        *o = w * (y - sigmoid(a));
+    }
+}
+
+/// The tangent of [`bernoulli_logit_grad`] along `(ẏ, ȧ)`: `out[i] = w·(ẏ[i] − p·(1 − p)·ȧ[i])`
+/// with `p = σ(a[i])`.
+pub fn bernoulli_logit_grad_tangent(y_dot: &[f32], a: &[f32], a_dot: &[f32], w: f32, out: &mut [f32]) {
+    for (((o, &yd), &a), &ad) in out.iter_mut().zip(y_dot).zip(a).zip(a_dot) {
+        let p = sigmoid(a);
+        *o = w * (yd - p * (1.0 - p) * ad);
+    }
+}
+
 /// log Σ_j e^{x_j}, shifted by the maximum so that no term overflows. Empty input gives −∞
 /// (the log of an empty sum).
 pub fn logsumexp(x: &[f32]) -> f32 {

@@ -472,6 +472,26 @@ pub fn bernoulli_log_likelihood_sum(y: &[f32], a: &[f32]) -> f32 {
     acc.reduce_add() + scalar::bernoulli_log_likelihood_sum(ys.remainder(), as_.remainder())
 }
 
+/// `out[i] = w·(y[i] − σ(a[i]))` over slices of any length, bit for bit
+/// [`scalar::bernoulli_logit_grad`] (σ through [`sigmoid_libm_x8`]): the adjoint of a Bernoulli
+/// layer's logits, which the models' backward passes must keep at the scalar values.
+#[inline]
+pub fn bernoulli_logit_grad(y: &[f32], a: &[f32], w: f32, out: &mut [f32]) {
+    let w = f32x8::splat(w);
+    zip_map(y, a, out, |y, a| w * (y - sigmoid_libm_x8(a)));
+}
+
+/// The tangent of [`bernoulli_logit_grad`] along `(ẏ, ȧ)`, `out[i] = w·(ẏ[i] − p·(1 − p)·ȧ[i])`
+/// with `p = σ(a[i])`, bit for bit [`scalar::bernoulli_logit_grad_tangent`].
+#[inline]
+pub fn bernoulli_logit_grad_tangent(y_dot: &[f32], a: &[f32], a_dot: &[f32], w: f32, out: &mut [f32]) {
+    let w = f32x8::splat(w);
+    zip3_map(y_dot, a, a_dot, out, |yd, a, ad| {
+        let p = sigmoid_libm_x8(a);
+        w * (yd - p * (f32x8::ONE - p) * ad)
+    });
+}
+
 /// log Σ_j e^{x_j}, shifted by the maximum. Empty input gives −∞.
 pub fn logsumexp(x: &[f32]) -> f32 {
     let mut chunks = x.chunks_exact(LANES);

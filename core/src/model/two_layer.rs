@@ -17,13 +17,12 @@ use super::bernoulli::{
 };
 use super::{BinaryBatch, LayerScratch, Relaxation, RowScratch, Sbn, Task};
 use crate::math::scalar::sigmoid;
-use crate::math::simd::{LANES, load_partial, sigmoid_libm_x8, store_partial};
+use crate::math::simd::{bernoulli_logit_grad, bernoulli_logit_grad_tangent};
 use crate::net::{GradWrite, Net};
 use crate::tensors::{Tensors, impl_tensors_for_fields};
 use bytemuck::Zeroable;
 use core::marker::PhantomData;
 use rand_core::Rng;
-use wide::f32x8;
 
 /// A sigmoid belief network with two stochastic layers of `H` units.
 #[derive(Zeroable)]
@@ -320,11 +319,7 @@ where
         );
         // ∂/∂g Σ b₀·g − softplus(g) = b₀ − σ(g).
         for r in 0..n {
-            let w = f32x8::splat(weights[r]);
-            for j in (0..H).step_by(LANES) {
-                let (b0, g) = (load_partial(&s.l0.sample[r][j..]), load_partial(&s.d1_out[r][j..]));
-                store_partial(&mut s.d1_out_bar[r][j..], w * (b0 - sigmoid_libm_x8(g)));
-            }
+            bernoulli_logit_grad(&s.l0.sample[r], &s.d1_out[r], weights[r], &mut s.d1_out_bar[r]);
         }
         self.dec1.backward_binary::<B>(
             &s.top_in[..n],
@@ -571,12 +566,8 @@ where
                 &mut s.r_d0_adj,
             );
             // log p(s₀ | g): ∂/∂g = s₀ − σ(g), ∂/∂s₀ = g.
-            let sc = f32x8::splat(scale);
             for r in 0..n {
-                for j in (0..H).step_by(LANES) {
-                    let (y0, g) = (load_partial(&s.l0.r_y[r][j..]), load_partial(&s.r_d1_out[r][j..]));
-                    store_partial(&mut s.r_d1_out_bar[r][j..], sc * (y0 - sigmoid_libm_x8(g)));
-                }
+                bernoulli_logit_grad(&s.l0.r_y[r], &s.r_d1_out[r], scale, &mut s.r_d1_out_bar[r]);
             }
             self.dec1.backward::<B>(
                 &s.r_top_in[..n],
@@ -749,13 +740,9 @@ where
                 &mut s.r_d1_h_dot,
             );
             // r_d1_out_bar = scale·(s₀ − σ(g)) ⇒ tangent scale·(ṡ₀ − σ'(g)·ġ).
-            let sc = f32x8::splat(scale);
             for r in 0..n {
-                for j in (0..H).step_by(LANES) {
-                    let p = sigmoid_libm_x8(load_partial(&s.r_d1_out[r][j..]));
-                    let (y_dot, g_dot) = (load_partial(&l0.r_y_dot[r][j..]), load_partial(&s.r_d1_out_dot[r][j..]));
-                    store_partial(&mut s.r_d1_out_bar_dot[r][j..], sc * (y_dot - p * (f32x8::ONE - p) * g_dot));
-                }
+                let (y_dot, g, g_dot) = (&l0.r_y_dot[r], &s.r_d1_out[r], &s.r_d1_out_dot[r]);
+                bernoulli_logit_grad_tangent(y_dot, g, g_dot, scale, &mut s.r_d1_out_bar_dot[r]);
             }
             self.dec1.backward_tangent::<B>(
                 &s.r_d1_out[..n],
