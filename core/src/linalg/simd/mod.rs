@@ -21,14 +21,16 @@
 //! zmm register) when `avx512f` is enabled, `wide::f32x8` otherwise (one ymm register with AVX,
 //! two SSE halves in a portable x86_64 build, an array of scalars on microcontrollers); it has
 //! [`WIDE_LANES`] lanes. The elementwise math of [`crate::math::simd`] is written for `f32x8`
-//! only, whose lane count is [`crate::math::simd::LANES`] (8 on every target): the names differ
-//! because the numbers do. The register tiles are sized per target (module `tiles`): with
+//! only, whose lane count is [`crate::math::simd::LANES`] (8 on every target, for its sums'
+//! rounding; see that module's *Lanes*): the names differ because the numbers do. The register tiles are sized per target (module `tiles`): with
 //! AVX-512 they hold 16–24 accumulators of the 32 zmm registers, with AVX 8–12 of the 16 ymm
 //! registers, in the portable build 4 `f32x8` (8 xmm registers).
 //!
 //! Every kernel reads and writes [`Wide`] vectors through `load` and `store` (the first `K`
-//! lanes, so that one pair serves full vectors and the 8- and 4-lane ends of a row); `f32x8`
-//! code, such as the 8×8 transposes here, uses [`crate::math::simd::load`] and
+//! lanes, so that one pair serves full vectors and the 8- and 4-lane ends of a row), the
+//! core's one load/store pair [`crate::math::simd::load_first`] and
+//! [`crate::math::simd::store_first`] at the type [`Wide`]; `f32x8` code, such as the 8×8
+//! transposes here, uses its 8-lane form [`crate::math::simd::load`] and
 //! [`crate::math::simd::store`].
 //!
 //! Ragged shapes: columns are covered by tiles of up to `NR` vectors where the last vector may
@@ -114,6 +116,7 @@ mod tiles {
     pub const BIN_VECS: usize = 1;
 }
 
+use crate::math::simd::{load_first, store_first};
 use tiles::*;
 
 /// The lane type of the dense kernels, the widest `f32` vector of the target: `f32x16` with
@@ -130,18 +133,17 @@ const _: () = assert!(MT_ROWS * MT_INPUTS <= N && MM_ROWS <= 8 && MT_ROWS <= 8 &
 /// Rows of `y` held in registers by [`matmul_acc`].
 pub const ROW_BLOCK: usize = MM_ROWS;
 
-/// The first `K` lanes from the front of `s` (`K ≤ N`), the others zero.
+/// The first `K` lanes of a [`Wide`] from the front of `s` (`K ≤ N`), the others zero: the
+/// shared [`load_first`] at the wide lane type.
 #[inline(always)]
 pub(crate) fn load<const K: usize>(s: &[f32]) -> V {
-    let mut a = [0.0f32; N];
-    a[..K].copy_from_slice(&s[..K]);
-    V::new(a)
+    load_first::<V, K>(s)
 }
 
-/// Stores the first `K` lanes of `v` to the front of `s`.
+/// Stores the first `K` lanes of `v` to the front of `s`: the shared [`store_first`].
 #[inline(always)]
 pub(crate) fn store<const K: usize>(s: &mut [f32], v: V) {
-    s[..K].copy_from_slice(&v.to_array()[..K]);
+    store_first::<V, K>(s, v)
 }
 
 /// Vector `j` of a tile of `NR` vectors whose last one has `K` lanes: `s[j·N..]`, `N` lanes
