@@ -253,6 +253,51 @@ mod tests {
     }
 
     #[test]
+    fn relaxed_sample_adjoints_and_tangents_are_bit_identical_on_both_paths() {
+        use super::{scalar, simd};
+        use crate::model::Relaxation;
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let relaxations =
+            [Relaxation::Modified { temperature: 0.5 }, Relaxation::Plain { temperature: 2.0 }, Relaxation::Mean];
+        for (seed, &len) in LENGTHS.iter().enumerate() {
+            let seed = seed as u64;
+            // Relaxed samples in [0, 1] (the ends included), edge logits on even seeds.
+            let (y, a, e) = (uniforms(len, seed), inputs(len, 2 * seed), inputs(len, 2 * seed + 1));
+            let (y_bar, y_dot, a_dot) =
+                (inputs(len, 2 * seed + 3), inputs(len, 2 * seed + 5), inputs(len, 2 * seed + 7));
+            for (relax, w) in relaxations.into_iter().zip([Some(0.37), None, Some(-2.0)]) {
+                let c = relax.coefficients();
+                let nan = || std::vec![f32::NAN; len];
+                let (mut s_bar, mut a_bar, mut s_bar_ref, mut a_bar_ref) = (nan(), nan(), nan(), nan());
+                let dtau = simd::relaxed_sample_adjoint_row(&y, &a, &e, &y_bar, c, w, &mut s_bar, &mut a_bar);
+                let dtau_ref =
+                    scalar::relaxed_sample_adjoint_row(&y, &a, &e, &y_bar, c, w, &mut s_bar_ref, &mut a_bar_ref);
+                assert_eq!((bits(&s_bar), bits(&a_bar)), (bits(&s_bar_ref), bits(&a_bar_ref)), "len {len}, {relax:?}");
+                assert_eq!(dtau.to_bits(), dtau_ref.to_bits(), "len {len}, {relax:?}");
+                // The tangent, with ȳ̇ in s_bar_dot on entry.
+                let (mut s_bar_dot, mut a_bar_dot) = (inputs(len, 2 * seed + 9), nan());
+                let (mut s_bar_dot_ref, mut a_bar_dot_ref) = (s_bar_dot.clone(), nan());
+                let adjoints = (&y_bar[..], &s_bar[..]);
+                simd::relaxed_sample_adjoint_tangent_row(
+                    &y,
+                    &y_dot,
+                    &a,
+                    &a_dot,
+                    adjoints,
+                    c,
+                    w,
+                    &mut s_bar_dot,
+                    &mut a_bar_dot,
+                );
+                let (sd, ad) = (&mut s_bar_dot_ref, &mut a_bar_dot_ref);
+                scalar::relaxed_sample_adjoint_tangent_row(&y, &y_dot, &a, &a_dot, adjoints, c, w, sd, ad);
+                assert_eq!(bits(&s_bar_dot), bits(&s_bar_dot_ref), "tangent, len {len}, {relax:?}");
+                assert_eq!(bits(&a_bar_dot), bits(&a_bar_dot_ref), "tangent, len {len}, {relax:?}");
+            }
+        }
+    }
+
+    #[test]
     fn fused_combine_is_bit_identical_to_axpy_then_dot() {
         use super::simd;
         // Lengths around the lane count and the 1024-element flush, with and without a tail.

@@ -4,6 +4,8 @@
 //! Every function is total on finite input: no NaN or infinity comes out for finite `x`,
 //! however large `|x|` is (1e4, 1e30, `f32::MAX`).
 
+use crate::model::RelaxCoefficients;
+
 /// Clip for the arguments of `log` in the logistic noise, as the official code's
 /// `safe_log_prob` (docs/estimators.md, *Noise and relaxations*): `log(clip(u, 1e-8, 1))`.
 pub const LOG_CLIP: f32 = 1e-8;
@@ -120,5 +122,61 @@ pub fn logistic_noise_slice(u: &[f32], out: &mut [f32]) {
 fn map(x: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o = f(v);
+    }
+}
+
+/// Reverse mode of one row of a relaxed sample y = σ(α·(a + ε) + β·a) from the adjoint `y_bar`
+/// of y: `s_bar` = ȳ·y(1 − y), `logits_bar` = s̄·(α + β) − w·(y − σ(a)) with the log q term's
+/// weight `w` if given, and the returned Σ_j s̄_j·(dα·(a_j + ε_j) + dβ·a_j), in unit order.
+#[allow(clippy::too_many_arguments)]
+pub fn relaxed_sample_adjoint_row(
+    y: &[f32],
+    logits: &[f32],
+    noise: &[f32],
+    y_bar: &[f32],
+    c: RelaxCoefficients,
+    log_q_weight: Option<f32>,
+    s_bar: &mut [f32],
+    logits_bar: &mut [f32],
+) -> f32 {
+    let n = y.len().min(logits.len()).min(noise.len()).min(y_bar.len()).min(s_bar.len()).min(logits_bar.len());
+    let mut dtau = 0.0f32;
+    for j in 0..n {
+        let (y, a, e) = (y[j], logits[j], noise[j]);
+        s_bar[j] = y_bar[j] * y * (1.0 - y);
+        let direct = log_q_weight.map_or(0.0, |w| -w * (y - sigmoid(a)));
+        logits_bar[j] = s_bar[j] * (c.alpha + c.beta) + direct;
+        dtau += s_bar[j] * (c.d_alpha * (a + e) + c.d_beta * a);
+    }
+    dtau
+}
+
+/// The τ-tangent of [`relaxed_sample_adjoint_row`] for tangents `y_dot` of y and `logits_dot`
+/// of a, given its (`y_bar`, `s_bar`): on entry `s_bar_dot` holds the tangent of ȳ, on return
+/// ṡ̄ = ȳ̇·y(1 − y) + ȳ·(1 − 2y)·ẏ; `logits_bar_dot` = ṡ̄·(α + β) + s̄·(dα + dβ) −
+/// w·(ẏ − σ'(a)·ȧ) with the log q term's weight `w` if given.
+#[allow(clippy::too_many_arguments)]
+pub fn relaxed_sample_adjoint_tangent_row(
+    y: &[f32],
+    y_dot: &[f32],
+    logits: &[f32],
+    logits_dot: &[f32],
+    (y_bar, s_bar): (&[f32], &[f32]),
+    c: RelaxCoefficients,
+    log_q_weight: Option<f32>,
+    s_bar_dot: &mut [f32],
+    logits_bar_dot: &mut [f32],
+) {
+    let n = [y.len(), y_dot.len(), logits.len(), logits_dot.len(), y_bar.len(), s_bar.len(), s_bar_dot.len()]
+        .into_iter()
+        .fold(logits_bar_dot.len(), usize::min);
+    for j in 0..n {
+        let (y, y_dot) = (y[j], y_dot[j]);
+        s_bar_dot[j] = s_bar_dot[j] * y * (1.0 - y) + y_bar[j] * (1.0 - 2.0 * y) * y_dot;
+        let direct = log_q_weight.map_or(0.0, |w| {
+            let p = sigmoid(logits[j]);
+            -w * (y_dot - p * (1.0 - p) * logits_dot[j])
+        });
+        logits_bar_dot[j] = s_bar_dot[j] * (c.alpha + c.beta) + s_bar[j] * (c.d_alpha + c.d_beta) + direct;
     }
 }

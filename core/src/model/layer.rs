@@ -1,9 +1,12 @@
 //! Per-layer and per-example workspaces shared by every model and read by the estimators.
 
 use super::RelaxCoefficients;
-use crate::math::simd::{LANES, load_partial, sigmoid_libm_x8, store_partial};
+use super::bernoulli::log_prob_rows;
+use crate::math::scalar::sigmoid;
+use crate::math::simd::{
+    bernoulli_sample, relaxed_sample, relaxed_sample_adjoint_row, relaxed_sample_adjoint_tangent_row,
+};
 use bytemuck::Zeroable;
-use wide::f32x8;
 
 /// Everything one stochastic layer of `H` units holds for a batch of at most `B` examples.
 ///
@@ -63,12 +66,38 @@ pub struct RowScratch<const B: usize> {
     pub relaxed_elbo_dtau: [f32; B],
 }
 
-/// The per-unit algebra of a relaxed layer, shared by every model. Each works on the first `n`
-/// rows; `c` are the relaxation's coefficients (s = α·z + β·a', z = a' + ε).
+/// The per-unit steps of a stochastic layer, shared by every model. Each works on the first `n`
+/// rows; `c` are the relaxation's coefficients (s = α·z + β·a', z = a' + ε). The lane loops are
+/// the kernels of [`crate::math::simd`] (`relax.rs`, `bernoulli.rs`).
 impl<const H: usize, const B: usize> LayerScratch<H, B> {
+    /// The hard pass from `logits` (filled by the layer's encoder): prob = σ(a), sample =
+    /// 1[a + ε > 0] with ε the `noise`, or `noise_alt` if `alt`, and log q(sample | a) per row.
+    pub(crate) fn sample_hard(&mut self, n: usize, alt: bool) {
+        let noise = if alt { &self.noise_alt } else { &self.noise };
+        let logits = self.logits[..n].as_flattened();
+        bernoulli_sample(
+            logits,
+            noise[..n].as_flattened(),
+            self.prob.as_flattened_mut(),
+            self.sample.as_flattened_mut(),
+        );
+        log_prob_rows(self.sample[..n].as_flattened(), logits, H, &mut self.log_q[..n]);
+    }
+
+    /// The relaxed pass of a layer whose logits are the hard ones: r_logits = logits, and y
+    /// relaxed from the noise if `relaxed`, else the hard sample.
+    pub(crate) fn relax_at_hard_logits(&mut self, n: usize, c: RelaxCoefficients, relaxed: bool) {
+        self.r_logits[..n].copy_from_slice(&self.logits[..n]);
+        if relaxed {
+            self.relax_forward(n, c);
+        } else {
+            self.r_y[..n].copy_from_slice(&self.sample[..n]);
+        }
+    }
+
     /// y = σ(α·(a' + ε) + β·a') from `r_logits` and `noise`.
     pub(crate) fn relax_forward(&mut self, n: usize, c: RelaxCoefficients) {
-        super::bernoulli::relax(
+        relaxed_sample(
             self.r_logits[..n].as_flattened(),
             self.noise[..n].as_flattened(),
             c,
@@ -86,22 +115,34 @@ impl<const H: usize, const B: usize> LayerScratch<H, B> {
         log_q_term: bool,
         dtau: &mut [f32],
     ) {
-        let (ab, da, db) = (f32x8::splat(c.alpha + c.beta), f32x8::splat(c.d_alpha), f32x8::splat(c.d_beta));
-        let minus_scale = f32x8::splat(-scale);
+        let log_q_weight = log_q_term.then_some(scale);
         for (r, dtau) in dtau.iter_mut().enumerate().take(n) {
-            // Eight units at a time (σ bit for bit the scalar one); the τ-terms are summed in
-            // unit order afterwards, as the scalar loop summed them.
-            let mut terms = [0.0f32; H];
-            for j in (0..H).step_by(LANES) {
-                let lanes = |x: &[[f32; H]; B]| load_partial(&x[r][j..]);
-                let (y, a, e) = (lanes(&self.r_y), lanes(&self.r_logits), lanes(&self.noise));
-                let s_bar = lanes(&self.r_y_bar) * y * (f32x8::ONE - y);
-                store_partial(&mut self.r_s_bar[r][j..], s_bar);
-                let direct = if log_q_term { minus_scale * (y - sigmoid_libm_x8(a)) } else { f32x8::ZERO };
-                store_partial(&mut self.r_logits_bar[r][j..], s_bar * ab + direct);
-                store_partial(&mut terms[j..], s_bar * (da * (a + e) + db * a));
+            let (y, a, e, y_bar) = (&self.r_y[r], &self.r_logits[r], &self.noise[r], &self.r_y_bar[r]);
+            let (s_bar, a_bar) = (&mut self.r_s_bar[r], &mut self.r_logits_bar[r]);
+            *dtau += relaxed_sample_adjoint_row(y, a, e, y_bar, c, log_q_weight, s_bar, a_bar);
+        }
+    }
+
+    /// ȳ = 2·`input_bar` + `extra(self, r, j)`: the adjoint of y from the adjoint of the next
+    /// maps' input 2y − 1 and the model's direct terms (prior, log q, the layer above's
+    /// likelihood), into `r_y_bar`.
+    pub(crate) fn set_y_bar(&mut self, n: usize, input_bar: &[[f32; H]], extra: impl Fn(&Self, usize, usize) -> f32) {
+        for r in 0..n {
+            for j in 0..H {
+                let e = extra(self, r, j);
+                self.r_y_bar[r][j] = 2.0 * input_bar[r][j] + e;
             }
-            *dtau += terms.iter().fold(0.0, |acc, &t| acc + t);
+        }
+    }
+
+    /// The adjoints of a layer kept hard (y = b) in a relaxed pass: no s̄, and ā = the log q
+    /// term −scale·(b − σ(a)) if `log_q_term`, else 0.
+    pub(crate) fn hard_adjoints(&mut self, n: usize, scale: f32, log_q_term: bool) {
+        for r in 0..n {
+            for j in 0..H {
+                self.r_s_bar[r][j] = 0.0;
+                self.r_logits_bar[r][j] = if log_q_term { -scale * (self.sample[r][j] - self.prob[r][j]) } else { 0.0 };
+            }
         }
     }
 
@@ -124,27 +165,43 @@ impl<const H: usize, const B: usize> LayerScratch<H, B> {
     /// logits' adjoint tangent ā̇' = ṡ̄·(α + β) + s̄·(dα + dβ) − [log q term] scale·(ẏ − σ'(a')·ȧ')
     /// into `r_logits_bar_dot`.
     pub(crate) fn finish_adjoint_tangents(&mut self, n: usize, c: RelaxCoefficients, scale: f32, log_q_term: bool) {
-        let (ab, dadb, minus_scale) =
-            (f32x8::splat(c.alpha + c.beta), f32x8::splat(c.d_alpha + c.d_beta), f32x8::splat(-scale));
-        let two = f32x8::splat(2.0);
+        let log_q_weight = log_q_term.then_some(scale);
         for r in 0..n {
-            for j in (0..H).step_by(LANES) {
-                let lanes = |x: &[[f32; H]; B]| load_partial(&x[r][j..]);
-                let (y, y_dot) = (lanes(&self.r_y), lanes(&self.r_y_dot));
-                let s_bar_dot = lanes(&self.r_s_bar_dot) * y * (f32x8::ONE - y)
-                    + lanes(&self.r_y_bar) * (f32x8::ONE - two * y) * y_dot;
-                store_partial(&mut self.r_s_bar_dot[r][j..], s_bar_dot);
-                let direct = if log_q_term {
-                    let p = sigmoid_libm_x8(lanes(&self.r_logits));
-                    minus_scale * (y_dot - p * (f32x8::ONE - p) * lanes(&self.r_logits_dot))
-                } else {
-                    f32x8::ZERO
-                };
-                store_partial(
-                    &mut self.r_logits_bar_dot[r][j..],
-                    s_bar_dot * ab + lanes(&self.r_s_bar) * dadb + direct,
-                );
-            }
+            let (y, y_dot) = (&self.r_y[r], &self.r_y_dot[r]);
+            let (a, a_dot) = (&self.r_logits[r], &self.r_logits_dot[r]);
+            let adjoints = (&self.r_y_bar[r][..], &self.r_s_bar[r][..]);
+            let (s_bar_dot, a_bar_dot) = (&mut self.r_s_bar_dot[r], &mut self.r_logits_bar_dot[r]);
+            relaxed_sample_adjoint_tangent_row(y, y_dot, a, a_dot, adjoints, c, log_q_weight, s_bar_dot, a_bar_dot);
+        }
+    }
+}
+
+/// `grad_prior += Σ_r weight(r)·(s_r − σ(π))`: the gradient of Σ_r weight(r)·log p(s_r) under
+/// the factorised prior with logits π, for hard or relaxed samples `s`.
+pub(crate) fn prior_gradient<const H: usize>(
+    prior: &[f32; H],
+    samples: &[[f32; H]],
+    weight: impl Fn(usize) -> f32,
+    grad_prior: &mut [f32; H],
+) {
+    let sigma = prior.map(sigmoid);
+    for (r, sample) in samples.iter().enumerate() {
+        for ((g, &s), &p) in grad_prior.iter_mut().zip(sample).zip(&sigma) {
+            *g += weight(r) * (s - p);
+        }
+    }
+}
+
+/// `sample[r][j]` = 1[logits(r, j) + noise[r][j] > 0] for the rows of `noise`: ancestral
+/// sampling of a layer given its logits.
+pub(crate) fn sample_at<const H: usize>(
+    noise: &[[f32; H]],
+    logits: impl Fn(usize, usize) -> f32,
+    sample: &mut [[f32; H]],
+) {
+    for (r, (noise, sample)) in noise.iter().zip(sample).enumerate() {
+        for (j, (&e, b)) in noise.iter().zip(sample).enumerate() {
+            *b = if logits(r, j) + e > 0.0 { 1.0 } else { 0.0 };
         }
     }
 }

@@ -21,9 +21,25 @@
 //!   mode (the second-order term of learned-temperature REBAR's variance gradient);
 //! - [`Sbn::decoder_backward`], [`Sbn::encoder_backward`], [`Sbn::encoder_tangent`]: the
 //!   score-function and variance-gradient building blocks of the estimators.
+//!
+//! # Steps
+//! Both models compose their passes of the same per-map and per-layer steps, so that each pass
+//! reads as the model's equations, one line per term:
+//! - `map_pass.rs`: a map over the batch ([`Net`](crate::net::Net)) with its forward values and
+//!   adjoints, their τ-tangents, the Bernoulli likelihood at its output (of the data, or of the
+//!   samples of the layer below) and the hard encoder of a stochastic layer;
+//! - `layer.rs`: a stochastic layer's hard sample, its relaxation y = σ(α·z + β·a), the reverse
+//!   mode from ȳ and its τ-tangent, and the prior's gradient;
+//! - `data.rs`: the loaded batch and the fixed data vectors;
+//! - `bernoulli.rs`: row loops of Bernoulli log-likelihoods.
+//!
+//! The lane loops are the kernels of [`crate::math::simd`] (`bernoulli.rs`, `relax.rs`), tested
+//! there; the model files hold none.
 
 mod bernoulli;
+mod data;
 mod layer;
+mod map_pass;
 mod one_layer;
 mod paper;
 mod two_layer;

@@ -5,12 +5,12 @@
 //! ELBO per example (generative): f = log p(x | s) + log p(s) − log q(s | x), with s the hard
 //! sample b or the relaxed sample y. Structured prediction: f = log p(x_bottom | s).
 
-use super::bernoulli::{
-    log_prob_rows, log_prob_rows_shared, mean_output, output_adjoint, output_adjoint_tangent, output_log_lik_rows,
-    plus_minus_one, sample_hard,
-};
+use super::bernoulli::{log_prob_rows, log_prob_rows_shared, plus_minus_one};
+use super::data::{DataBatch, output_bias};
+use super::layer::{prior_gradient, sample_at};
+use super::map_pass::{Encoder, MapPass, MapTangent};
 use super::{BinaryBatch, LayerScratch, Relaxation, RowScratch, Sbn, Task};
-use crate::math::scalar::sigmoid;
+use crate::math::simd::sigmoid_of_sum;
 use crate::net::{GradWrite, Net};
 use crate::tensors::{Tensors, impl_tensors_for_fields};
 use bytemuck::Zeroable;
@@ -50,37 +50,22 @@ pub struct OneLayerScratch<const X: usize, const H: usize, const Y: usize, E: Ne
     pub rows: RowScratch<B>,
     /// The stochastic layer.
     pub layer: LayerScratch<H, B>,
-    enc_in: [[f32; X]; B],
-    target: [[f32; Y]; B],
-    enc_h: E::Hidden<B>,
-    enc_adj: E::Hidden<B>,
-    enc_h_dot: E::Hidden<B>,
-    // Hard pass through the decoder.
+    data: DataBatch<X, Y, H, B>,
+    enc: Encoder<X, H, E, B>,
+    // Hard pass through the decoder: its input 2b − 1 and output probabilities σ(out + bias).
     dec_in: [[f32; H]; B],
-    dec_out: [[f32; Y]; B],
-    /// σ(dec_out + output bias), kept from the forward pass for the adjoints.
+    dec: MapPass<H, Y, G, B>,
     dec_prob: [[f32; Y]; B],
-    dec_h: G::Hidden<B>,
-    dec_adj: G::Hidden<B>,
-    dec_out_bar: [[f32; Y]; B],
     // Relaxed pass through the decoder, its adjoints and their τ-tangents.
     r_dec_in: [[f32; H]; B],
-    r_dec_out: [[f32; Y]; B],
-    r_dec_prob: [[f32; Y]; B],
-    r_dec_h: G::Hidden<B>,
-    r_dec_adj: G::Hidden<B>,
-    r_dec_out_bar: [[f32; Y]; B],
     r_dec_in_bar: [[f32; H]; B],
     r_dec_in_dot: [[f32; H]; B],
-    r_dec_out_dot: [[f32; Y]; B],
-    r_dec_h_dot: G::Hidden<B>,
-    r_dec_adj_dot: G::Hidden<B>,
-    r_dec_out_bar_dot: [[f32; Y]; B],
     r_dec_in_bar_dot: [[f32; H]; B],
+    r_dec: MapPass<H, Y, G, B>,
+    r_dec_prob: [[f32; Y]; B],
+    r_dec_tangent: MapTangent<H, Y, G, B>,
     r_log_q: [f32; B],
-    x_bin: BinaryBatch<X, B>,
     b_bin: BinaryBatch<H, B>,
-    half: [f32; H],
 }
 
 impl<const X: usize, const H: usize, const Y: usize, E, G, T> Sbn<H> for OneLayer<X, H, Y, E, G, T>
@@ -104,10 +89,7 @@ where
 
     fn set_data_mean(&mut self, input_mean: &[f32; X], target_mean: &[f32; Y]) {
         self.input_mean = *input_mean;
-        for (b, &m) in self.output_bias.iter_mut().zip(target_mean) {
-            let p = m.clamp(0.001, 0.999);
-            *b = libm::logf(p / (1.0 - p));
-        }
+        output_bias(target_mean, &mut self.output_bias);
     }
 
     fn visit_state(&mut self, v: &mut dyn crate::state::StateVisitor) {
@@ -134,57 +116,29 @@ where
     }
 
     fn load_batch<const B: usize>(&self, inputs: &[[f32; X]], targets: &[[f32; Y]], s: &mut Self::Scratch<B>) -> usize {
-        let n = inputs.len().min(targets.len()).min(B);
-        for (dst, src) in s.enc_in.iter_mut().zip(&inputs[..n]) {
-            for ((d, &x), &m) in dst.iter_mut().zip(src).zip(&self.input_mean) {
-                *d = x - m;
-            }
-        }
-        s.target[..n].copy_from_slice(&targets[..n]);
-        s.rows.n = n;
-        s.x_bin.set(inputs, n);
-        s.half = [0.5; H];
-        n
+        s.rows.n = s.data.load(inputs, targets, &self.input_mean);
+        s.rows.n
     }
 
     fn centered_inputs<const B: usize>(s: &Self::Scratch<B>) -> &[[f32; X]] {
-        &s.enc_in[..s.rows.n]
+        &s.data.enc_in[..s.rows.n]
     }
 
     fn binary_inputs<'a, const B: usize>(&'a self, s: &'a Self::Scratch<B>) -> Option<crate::net::BinaryRows<'a>> {
-        s.x_bin.rows(s.rows.n, &self.input_mean, 1.0)
+        s.data.x_rows(s.rows.n, &self.input_mean)
     }
 
     fn hard_encode<const B: usize>(&self, s: &mut Self::Scratch<B>, alt: u32) {
-        let n = s.rows.n;
-        let l = &mut s.layer;
-        let x_bin = s.x_bin.rows(n, &self.input_mean, 1.0);
-        self.enc.forward_binary::<B>(&s.enc_in[..n], x_bin, &mut l.logits[..n], &mut s.enc_h);
-        let noise = if alt & 1 != 0 { &l.noise_alt } else { &l.noise };
-        sample_hard(
-            l.logits[..n].as_flattened(),
-            noise[..n].as_flattened(),
-            l.prob.as_flattened_mut(),
-            l.sample.as_flattened_mut(),
-        );
-        log_prob_rows(l.sample[..n].as_flattened(), l.logits[..n].as_flattened(), H, &mut l.log_q[..n]);
+        let (n, d) = (s.rows.n, &s.data);
+        s.enc.encode(&self.enc, (&d.enc_in[..n], d.x_rows(n, &self.input_mean)), &mut s.layer, alt & 1 != 0);
     }
 
     fn hard_decode<const B: usize>(&self, s: &mut Self::Scratch<B>) {
-        let n = s.rows.n;
-        let l = &s.layer;
+        let (n, l, rows) = (s.rows.n, &s.layer, &mut s.rows);
         plus_minus_one(l.sample[..n].as_flattened(), s.dec_in.as_flattened_mut());
         s.b_bin.set(&l.sample, n);
-        let b_bin = s.b_bin.rows(n, &s.half, 2.0);
-        self.dec.forward_binary::<B>(&s.dec_in[..n], b_bin, &mut s.dec_out[..n], &mut s.dec_h);
-        let rows = &mut s.rows;
-        output_log_lik_rows(
-            s.target[..n].as_flattened(),
-            s.dec_out[..n].as_flattened(),
-            &self.output_bias,
-            &mut rows.log_p[..n],
-            s.dec_prob[..n].as_flattened_mut(),
-        );
+        s.dec.forward(&self.dec, &s.dec_in, s.data.sample_rows(&s.b_bin, n), n);
+        s.dec.data_log_lik(&s.data.target, &self.output_bias, &mut s.dec_prob, &mut rows.log_p[..n]);
         if T::STRUCTURED {
             rows.elbo[..n].copy_from_slice(&rows.log_p[..n]);
         } else {
@@ -205,46 +159,21 @@ where
         write: GradWrite,
     ) {
         let n = s.rows.n.min(weights.len());
-        for r in 0..n {
-            output_adjoint(&s.target[r], &s.dec_prob[r], weights[r], &mut s.dec_out_bar[r]);
-        }
-        self.dec.backward_binary::<B>(
-            &s.dec_in[..n],
-            s.b_bin.rows(n, &s.half, 2.0),
-            &s.dec_out[..n],
-            &s.dec_h,
-            &s.dec_out_bar[..n],
-            None,
-            Some((&mut grad.dec, write)),
-            &mut s.dec_adj,
-        );
+        s.dec.data_adjoint(&s.data.target, &s.dec_prob, |r| weights[r], n);
+        let dec_in = (&s.dec_in[..], s.data.sample_rows(&s.b_bin, n));
+        s.dec.backward(&self.dec, dec_in, None, Some((&mut grad.dec, write)), n);
         if write == GradWrite::Set {
             grad.prior = [0.0; H];
         }
         if !T::STRUCTURED {
-            // ∂/∂π Σ_j b_j·π_j − softplus(π_j) = b − σ(π).
-            let sigma = self.prior.map(sigmoid);
-            for r in 0..n {
-                for ((g, &b), &p) in grad.prior.iter_mut().zip(&s.layer.sample[r]).zip(&sigma) {
-                    *g += weights[r] * (b - p);
-                }
-            }
+            prior_gradient(&self.prior, &s.layer.sample[..n], |r| weights[r], &mut grad.prior);
         }
     }
 
     fn encoder_backward<const B: usize>(&self, s: &mut Self::Scratch<B>, _: usize, grad: &mut Self, write: GradWrite) {
-        let n = s.rows.n;
-        let l = &s.layer;
-        self.enc.backward_binary::<B>(
-            &s.enc_in[..n],
-            s.x_bin.rows(n, &self.input_mean, 1.0),
-            &l.logits[..n],
-            &s.enc_h,
-            &l.dlogits[..n],
-            None,
-            Some((&mut grad.enc, write)),
-            &mut s.enc_adj,
-        );
+        let (n, d, l) = (s.rows.n, &s.data, &s.layer);
+        let x = (&d.enc_in[..n], d.x_rows(n, &self.input_mean));
+        s.enc.backward(&self.enc, x, &l.logits, &l.dlogits, (&mut grad.enc, write));
     }
 
     fn encoder_tensors(_: usize) -> core::ops::Range<usize> {
@@ -259,20 +188,10 @@ where
         scales: &[f32],
         out: &mut [[f32; H]],
     ) {
-        let n = s.rows.n.min(out.len());
-        out[..n].fill([0.0; H]);
+        let (n, d) = (s.rows.n.min(out.len()), &s.data);
         let scales = &scales[..E::COUNT.min(scales.len())];
-        let l = &s.layer;
-        self.enc.tangent_binary::<B>(
-            &s.enc_in[..n],
-            s.x_bin.rows(n, &self.input_mean, 1.0),
-            &l.logits[..n],
-            &s.enc_h,
-            None,
-            Some((&dir.enc, scales)),
-            &mut out[..n],
-            &mut s.enc_h_dot,
-        );
+        let x = (&d.enc_in[..n], d.x_rows(n, &self.input_mean));
+        s.enc.tangent(&self.enc, x, &s.layer.logits, (&dir.enc, scales), out);
     }
 
     fn encoder_tangent_pair<const B: usize>(
@@ -283,24 +202,15 @@ where
         scales: [&[f32]; 2],
         out: [&mut [[f32; H]]; 2],
     ) {
-        let n = s.rows.n.min(out[0].len()).min(out[1].len());
+        let (n, d) = (s.rows.n.min(out[0].len()).min(out[1].len()), &s.data);
         let scales = scales.map(|sc| &sc[..E::COUNT.min(sc.len())]);
-        let l = &s.layer;
-        self.enc.tangent_binary_pair::<B>(
-            &s.enc_in[..n],
-            s.x_bin.rows(n, &self.input_mean, 1.0),
-            &l.logits[..n],
-            &s.enc_h,
-            &dir.enc,
-            scales,
-            out.map(|o| &mut o[..n]),
-            &mut s.enc_h_dot,
-        );
+        let x = (&d.enc_in[..n], d.x_rows(n, &self.input_mean));
+        s.enc.tangent_pair(&self.enc, x, &s.layer.logits, &dir.enc, scales, out);
     }
 
     fn reconstruct<const B: usize>(&self, s: &Self::Scratch<B>, out: &mut [[f32; Y]]) {
-        for (o, g) in out.iter_mut().zip(&s.dec_out[..s.rows.n]) {
-            mean_output(g, &self.output_bias, o);
+        for (o, g) in out.iter_mut().zip(&s.dec.out[..s.rows.n]) {
+            sigmoid_of_sum(g, &self.output_bias, o);
         }
     }
 
@@ -311,36 +221,23 @@ where
         let n = n.min(B).min(out.len());
         s.rows.n = n;
         let l = &mut s.layer;
-        for r in 0..n {
-            for j in 0..H {
-                l.sample[r][j] = if self.prior[j] + l.noise[r][j] > 0.0 { 1.0 } else { 0.0 };
-            }
-        }
+        sample_at(&l.noise[..n], |_, j| self.prior[j], &mut l.sample);
         plus_minus_one(l.sample[..n].as_flattened(), s.dec_in.as_flattened_mut());
-        self.dec.forward::<B>(&s.dec_in[..n], &mut s.dec_out[..n], &mut s.dec_h);
-        for ((o, p), g) in out.iter_mut().zip(&mut s.dec_prob[..n]).zip(&s.dec_out[..n]) {
-            mean_output(g, &self.output_bias, o);
+        s.dec.forward(&self.dec, &s.dec_in, None, n);
+        for ((o, p), g) in out.iter_mut().zip(&mut s.dec_prob[..n]).zip(&s.dec.out[..n]) {
+            sigmoid_of_sum(g, &self.output_bias, o);
             *p = *o;
         }
         true
     }
 
     fn relaxed_forward<const B: usize>(&self, s: &mut Self::Scratch<B>, _from: usize, relaxation: Relaxation) {
-        let n = s.rows.n;
-        let c = relaxation.coefficients();
-        let l = &mut s.layer;
-        l.r_logits[..n].copy_from_slice(&l.logits[..n]);
-        l.relax_forward(n, c);
+        let (n, l) = (s.rows.n, &mut s.layer);
+        l.relax_at_hard_logits(n, relaxation.coefficients(), true);
         plus_minus_one(l.r_y[..n].as_flattened(), s.r_dec_in.as_flattened_mut());
-        self.dec.forward::<B>(&s.r_dec_in[..n], &mut s.r_dec_out[..n], &mut s.r_dec_h);
-        let f = &mut s.rows.relaxed_elbo;
-        output_log_lik_rows(
-            s.target[..n].as_flattened(),
-            s.r_dec_out[..n].as_flattened(),
-            &self.output_bias,
-            &mut f[..n],
-            s.r_dec_prob[..n].as_flattened_mut(),
-        );
+        s.r_dec.forward(&self.dec, &s.r_dec_in, None, n);
+        let f = &mut s.rows.relaxed_elbo[..n];
+        s.r_dec.data_log_lik(&s.data.target, &self.output_bias, &mut s.r_dec_prob, f);
         if !T::STRUCTURED {
             let mut log_prior = [0.0f32; B];
             log_prob_rows_shared(l.r_y[..n].as_flattened(), &self.prior, &mut log_prior[..n]);
@@ -360,51 +257,27 @@ where
         mut grad: Option<(&mut Self, GradWrite)>,
     ) {
         let n = s.rows.n;
-        let c = relaxation.coefficients();
-        let (x, p) = (s.target[..n].as_flattened(), s.r_dec_prob[..n].as_flattened());
-        output_adjoint(x, p, scale, s.r_dec_out_bar[..n].as_flattened_mut());
+        s.r_dec.data_adjoint(&s.data.target, &s.r_dec_prob, |_| scale, n);
         s.r_dec_in_bar[..n].fill([0.0; H]);
-        self.dec.backward::<B>(
-            &s.r_dec_in[..n],
-            &s.r_dec_out[..n],
-            &s.r_dec_h,
-            &s.r_dec_out_bar[..n],
-            Some(&mut s.r_dec_in_bar[..n]),
-            grad.as_mut().map(|(g, w)| (&mut g.dec, *w)),
-            &mut s.r_dec_adj,
-        );
+        let dec_grad = grad.as_mut().map(|(g, w)| (&mut g.dec, *w));
+        s.r_dec.backward(&self.dec, (&s.r_dec_in, None), Some(&mut s.r_dec_in_bar[..]), dec_grad, n);
         let l = &mut s.layer;
-        for r in 0..n {
-            for j in 0..H {
-                // y feeds the decoder as 2y − 1; generative: + prior term π, − log q term a.
-                let prior_and_log_q = if T::STRUCTURED { 0.0 } else { scale * (self.prior[j] - l.logits[r][j]) };
-                l.r_y_bar[r][j] = 2.0 * s.r_dec_in_bar[r][j] + prior_and_log_q;
-            }
-        }
+        // y feeds the decoder as 2y − 1; generative: + prior term π, − log q term a.
+        let prior_and_log_q = |l: &LayerScratch<H, B>, r: usize, j: usize| {
+            if T::STRUCTURED { 0.0 } else { scale * (self.prior[j] - l.logits[r][j]) }
+        };
+        l.set_y_bar(n, &s.r_dec_in_bar, prior_and_log_q);
         s.rows.relaxed_elbo_dtau[..n].fill(0.0);
-        l.finish_adjoints(n, c, scale, !T::STRUCTURED, &mut s.rows.relaxed_elbo_dtau[..n]);
+        l.finish_adjoints(n, relaxation.coefficients(), scale, !T::STRUCTURED, &mut s.rows.relaxed_elbo_dtau[..n]);
         if let Some((g, write)) = grad {
             if write == GradWrite::Set {
                 g.prior = [0.0; H];
             }
             if !T::STRUCTURED {
-                let sigma = self.prior.map(sigmoid);
-                for r in 0..n {
-                    for ((gp, &y), &p) in g.prior.iter_mut().zip(&l.r_y[r]).zip(&sigma) {
-                        *gp += scale * (y - p);
-                    }
-                }
+                prior_gradient(&self.prior, &l.r_y[..n], |_| scale, &mut g.prior);
             }
-            self.enc.backward_binary::<B>(
-                &s.enc_in[..n],
-                s.x_bin.rows(n, &self.input_mean, 1.0),
-                &l.logits[..n],
-                &s.enc_h,
-                &l.r_logits_bar[..n],
-                None,
-                Some((&mut g.enc, write)),
-                &mut s.enc_adj,
-            );
+            let x = (&s.data.enc_in[..n], s.data.x_rows(n, &self.input_mean));
+            s.enc.backward(&self.enc, x, &l.logits, &l.r_logits_bar, (&mut g.enc, write));
         }
     }
 
@@ -415,36 +288,15 @@ where
         relaxation: Relaxation,
         scale: f32,
     ) {
-        let n = s.rows.n;
-        let c = relaxation.coefficients();
-        let l = &mut s.layer;
+        let (n, c, l) = (s.rows.n, relaxation.coefficients(), &mut s.layer);
         // The logits do not depend on τ: ṡ = dα·z + dβ·a, ẏ = y(1 − y)·ṡ.
         l.r_logits_dot[..n].fill([0.0; H]);
         l.y_tangent(n, c, &mut s.r_dec_in_dot);
-        s.r_dec_out_dot[..n].fill([0.0; Y]);
-        self.dec.tangent::<B>(
-            &s.r_dec_in[..n],
-            &s.r_dec_out[..n],
-            &s.r_dec_h,
-            Some(&s.r_dec_in_dot[..n]),
-            None,
-            &mut s.r_dec_out_dot[..n],
-            &mut s.r_dec_h_dot,
-        );
-        let (p, g_dot) = (s.r_dec_prob[..n].as_flattened(), s.r_dec_out_dot[..n].as_flattened());
-        output_adjoint_tangent(p, g_dot, scale, s.r_dec_out_bar_dot[..n].as_flattened_mut());
+        let t = &mut s.r_dec_tangent;
+        t.forward(&self.dec, &s.r_dec, &s.r_dec_in, &s.r_dec_in_dot, n);
+        t.data_adjoint(&s.r_dec_prob, scale, n);
         s.r_dec_in_bar_dot[..n].fill([0.0; H]);
-        self.dec.backward_tangent::<B>(
-            &s.r_dec_out[..n],
-            &s.r_dec_h,
-            &s.r_dec_out_dot[..n],
-            &s.r_dec_h_dot,
-            &s.r_dec_out_bar[..n],
-            &s.r_dec_adj,
-            &s.r_dec_out_bar_dot[..n],
-            &mut s.r_dec_in_bar_dot[..n],
-            &mut s.r_dec_adj_dot,
-        );
+        t.backward(&self.dec, &s.r_dec, &mut s.r_dec_in_bar_dot, n);
         // ȳ = 2·(decoder input adjoint) + scale·(π − a): only the first term moves with τ.
         for (dst, src) in l.r_s_bar_dot[..n].iter_mut().zip(&s.r_dec_in_bar_dot[..n]) {
             for (d, &v) in dst.iter_mut().zip(src) {

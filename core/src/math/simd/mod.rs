@@ -10,7 +10,8 @@
 //! | `mod.rs` (this one) | [`LANES`], the load/store pair, the loops that run a lane function over slices of any length (`zip_map`, `zip_sum`, `map_in_place`, ...) |
 //! | `exp_log.rs` | [`exp_x8`] (`wide`'s polynomial, faster), [`exp_libm_x8`] and [`logf_x8`] (bit for bit `libm`) |
 //! | `logistic.rs` | σ, softplus, log σ, tanh and the logistic noise, lane-wise and over slices |
-//! | `bernoulli.rs` | Bernoulli log-likelihoods and their logit gradients |
+//! | `bernoulli.rs` | Bernoulli log-likelihoods and their logit gradients, the hard sample and the residual x − σ(a) |
+//! | `relax.rs` | a relaxed layer's sample y = σ(α·(a + ε) + β·a), its reverse mode and that reverse mode's τ-tangent |
 //! | `sums.rs` | [`dot`], the sums of squares (with f64 flushes) and [`logsumexp`] |
 //!
 //! Every slice function runs `chunks_exact(8)` over `f32x8` and finishes the tail with the
@@ -198,15 +199,18 @@ pub fn map_in_place(x: &mut [f32], f: impl Fn(f32x8) -> f32x8) {
 mod bernoulli;
 mod exp_log;
 mod logistic;
+mod relax;
 mod sums;
 
 pub use bernoulli::{
-    bernoulli_log_likelihood_and_mean_x8, bernoulli_log_likelihood_sum, bernoulli_log_likelihood_x8,
-    bernoulli_logit_grad, bernoulli_logit_grad_tangent,
+    bernoulli_log_likelihood_and_mean_x8, bernoulli_log_likelihood_sum, bernoulli_log_likelihood_sum_and_mean,
+    bernoulli_log_likelihood_x8, bernoulli_logit_grad, bernoulli_logit_grad_tangent, bernoulli_mean_residual,
+    bernoulli_mean_residual_tangent, bernoulli_sample, sigmoid_of_sum,
 };
 pub use exp_log::{exp_libm_x8, exp_x8, logf_x8};
 pub use logistic::{
     log_sigmoid_slice, log_sigmoid_x8, logistic_noise_slice, logistic_noise_x8, sigmoid_libm_x8, sigmoid_slice,
     sigmoid_x8, softplus_slice, softplus_x8, tanh_in_place, tanh_slice, tanh_x8,
 };
+pub use relax::{relaxed_sample, relaxed_sample_adjoint_row, relaxed_sample_adjoint_tangent_row};
 pub use sums::{axpy_sum_squares, axpy_sum_squares_dot, dot, logsumexp, sum_squares};
