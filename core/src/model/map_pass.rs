@@ -1,7 +1,8 @@
 //! The per-map steps the models compose their passes of: one map over a batch with its forward
 //! values and adjoints ([`MapPass`]), their τ-tangents ([`MapTangent`]), the Bernoulli
 //! likelihood at a map's output (of the data, or of the samples of the layer below), and the
-//! hard encoder of a stochastic layer ([`Encoder`]). Each works on the first `n` rows.
+//! encoder of a stochastic layer at the hard pass's inputs ([`Encoder`]) or at relaxed ones
+//! ([`RelaxedEncoder`]). Each works on the first `n` rows.
 
 use super::LayerScratch;
 use super::bernoulli::{log_prob_rows, output_log_lik_rows};
@@ -199,5 +200,54 @@ impl<const I: usize, const H: usize, M: Net<I, H>, const B: usize> Encoder<I, H,
         let n = x.0.len();
         let out = out.map(|o| &mut o[..n]);
         map.tangent_binary_pair::<B>(x.0, x.1, &logits[..n], &self.h, dir, scales, out, &mut self.h_dot);
+    }
+}
+
+/// The encoder map of a stochastic layer whose input is relaxed (E₁ at 2y₀ − 1, in a pass from
+/// layer 0): its intermediate values, their adjoints and the τ-tangents of both. Its output is
+/// the layer's `r_logits`, whose adjoint `r_logits_bar` and tangents the layer holds.
+#[derive(Zeroable)]
+#[repr(C)]
+pub(super) struct RelaxedEncoder<const I: usize, const H: usize, M: Net<I, H>, const B: usize> {
+    h: M::Hidden<B>,
+    adj: M::Hidden<B>,
+    h_dot: M::Hidden<B>,
+    adj_dot: M::Hidden<B>,
+}
+
+impl<const I: usize, const H: usize, M: Net<I, H>, const B: usize> RelaxedEncoder<I, H, M, B> {
+    /// r_logits = map(x).
+    pub fn forward(&mut self, map: &M, x: &[[f32; I]], l: &mut LayerScratch<H, B>, n: usize) {
+        map.forward::<B>(&x[..n], &mut l.r_logits[..n], &mut self.h);
+    }
+
+    /// Reverse mode from `r_logits_bar`: `x_bar += Jₓᵀ·r_logits_bar` and the parameter gradient
+    /// if asked for.
+    pub fn backward(
+        &mut self,
+        map: &M,
+        x: &[[f32; I]],
+        l: &LayerScratch<H, B>,
+        x_bar: &mut [[f32; I]],
+        grad: Option<(&mut M, GradWrite)>,
+        n: usize,
+    ) {
+        let (y, dy, dx) = (&l.r_logits[..n], &l.r_logits_bar[..n], Some(&mut x_bar[..n]));
+        map.backward::<B>(&x[..n], y, &self.h, dy, dx, grad, &mut self.adj);
+    }
+
+    /// `r_logits_dot += Jₓ·x_dot`.
+    pub fn tangent(&mut self, map: &M, x: &[[f32; I]], x_dot: &[[f32; I]], l: &mut LayerScratch<H, B>, n: usize) {
+        let (y, y_dot) = (&l.r_logits[..n], &mut l.r_logits_dot[..n]);
+        map.tangent::<B>(&x[..n], y, &self.h, Some(&x_dot[..n]), None, y_dot, &mut self.h_dot);
+    }
+
+    /// `x_bar_dot += d/dτ (Jₓᵀ·r_logits_bar)` from `r_logits_bar_dot` (the tangent of
+    /// [`RelaxedEncoder::backward`]).
+    pub fn backward_tangent(&mut self, map: &M, l: &LayerScratch<H, B>, x_bar_dot: &mut [[f32; I]], n: usize) {
+        let (y, y_dot) = (&l.r_logits[..n], &l.r_logits_dot[..n]);
+        let (dy, dy_dot) = (&l.r_logits_bar[..n], &l.r_logits_bar_dot[..n]);
+        let (h, h_dot, adj) = (&self.h, &self.h_dot, &self.adj);
+        map.backward_tangent::<B>(y, h, y_dot, h_dot, dy, adj, dy_dot, &mut x_bar_dot[..n], &mut self.adj_dot);
     }
 }

@@ -27,7 +27,8 @@
 //! reads as the model's equations, one line per term:
 //! - `map_pass.rs`: a map over the batch ([`Net`](crate::net::Net)) with its forward values and
 //!   adjoints, their τ-tangents, the Bernoulli likelihood at its output (of the data, or of the
-//!   samples of the layer below) and the hard encoder of a stochastic layer;
+//!   samples of the layer below) and the encoder of a stochastic layer, at the hard pass's
+//!   inputs or at relaxed ones;
 //! - `layer.rs`: a stochastic layer's hard sample, its relaxation y = σ(α·z + β·a), the reverse
 //!   mode from ȳ and its τ-tangent, and the prior's gradient;
 //! - `data.rs`: the loaded batch and the fixed data vectors;

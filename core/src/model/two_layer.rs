@@ -14,7 +14,7 @@
 use super::bernoulli::{log_prob_rows, log_prob_rows_shared, plus_minus_one};
 use super::data::{DataBatch, output_bias};
 use super::layer::{prior_gradient, sample_at};
-use super::map_pass::{Encoder, MapPass, MapTangent};
+use super::map_pass::{Encoder, MapPass, MapTangent, RelaxedEncoder};
 use super::{BinaryBatch, LayerScratch, Relaxation, RowScratch, Sbn, Task};
 use crate::math::simd::sigmoid_of_sum;
 use crate::net::{GradWrite, Net};
@@ -91,10 +91,7 @@ pub struct TwoLayerScratch<
     r_top_in_dot: [[f32; H]; B],
     r_top_in_bar_dot: [[f32; H]; B],
     // E₁ at the relaxed 2y₀ − 1 (a pass from layer 0); its output is `l1.r_logits`.
-    r_enc1_h: E1::Hidden<B>,
-    r_enc1_adj: E1::Hidden<B>,
-    r_enc1_h_dot: E1::Hidden<B>,
-    r_enc1_adj_dot: E1::Hidden<B>,
+    r_enc1: RelaxedEncoder<H, H, E1, B>,
     r_d1: MapPass<H, H, G1, B>,
     r_d1_tangent: MapTangent<H, H, G1, B>,
     r_d0: MapPass<H, Y, G0, B>,
@@ -322,7 +319,7 @@ where
         plus_minus_one(l0.r_y[..n].as_flattened(), s.r_in1.as_flattened_mut());
         // Layer 1: logits recomputed from the relaxed layer 0, or the hard ones.
         if from == 0 {
-            self.enc1.forward::<B>(&s.r_in1[..n], &mut l1.r_logits[..n], &mut s.r_enc1_h);
+            s.r_enc1.forward(&self.enc1, &s.r_in1, l1, n);
             l1.relax_forward(n, c);
         } else {
             l1.relax_at_hard_logits(n, c, true);
@@ -395,15 +392,8 @@ where
         }
         if from == 0 {
             // Layer 1's logits came from 2y₀ − 1: backpropagate into it.
-            self.enc1.backward::<B>(
-                &s.r_in1[..n],
-                &l1.r_logits[..n],
-                &s.r_enc1_h,
-                &l1.r_logits_bar[..n],
-                Some(&mut s.r_in1_bar[..n]),
-                grad.as_mut().map(|(g, w)| (&mut g.enc1, *w)),
-                &mut s.r_enc1_adj,
-            );
+            let enc1_grad = grad.as_mut().map(|(g, w)| (&mut g.enc1, *w));
+            s.r_enc1.backward(&self.enc1, &s.r_in1, l1, &mut s.r_in1_bar, enc1_grad, n);
             // ȳ₀ = 2·(adjoint of 2y₀ − 1) + [log p(y₀ | g) term g − log q a₀].
             let d1_out = &s.r_d1.out;
             let lik_and_log_q = |l0: &LayerScratch<H, B>, r: usize, j: usize| {
@@ -439,9 +429,7 @@ where
         l1.r_logits_dot[..n].fill([0.0; H]);
         if from == 0 {
             l0.y_tangent(n, c, &mut s.r_in1_dot);
-            let (x, x_dot) = (&s.r_in1[..n], Some(&s.r_in1_dot[..n]));
-            let (y, y_dot) = (&l1.r_logits[..n], &mut l1.r_logits_dot[..n]);
-            self.enc1.tangent::<B>(x, y, &s.r_enc1_h, x_dot, None, y_dot, &mut s.r_enc1_h_dot);
+            s.r_enc1.tangent(&self.enc1, &s.r_in1, &s.r_in1_dot, l1, n);
         } else {
             l0.r_y_dot[..n].fill([0.0; H]);
             s.r_in1_dot[..n].fill([0.0; H]);
@@ -471,20 +459,7 @@ where
         }
         l1.finish_adjoint_tangents(n, c, scale, generative);
         if from == 0 {
-            let (y, y_dot, dy, dy_dot) =
-                (&l1.r_logits[..n], &l1.r_logits_dot[..n], &l1.r_logits_bar[..n], &l1.r_logits_bar_dot[..n]);
-            let (h, h_dot, adj) = (&s.r_enc1_h, &s.r_enc1_h_dot, &s.r_enc1_adj);
-            self.enc1.backward_tangent::<B>(
-                y,
-                h,
-                y_dot,
-                h_dot,
-                dy,
-                adj,
-                dy_dot,
-                &mut s.r_in1_bar_dot[..n],
-                &mut s.r_enc1_adj_dot,
-            );
+            s.r_enc1.backward_tangent(&self.enc1, l1, &mut s.r_in1_bar_dot, n);
             // ȳ₀ = 2·in1_bar + scale·(g − a₀) ⇒ ȳ̇₀ = 2·in1_bar_dot + scale·ġ.
             for r in 0..n {
                 for j in 0..H {
