@@ -1,6 +1,6 @@
 //! Where a learned-temperature REBAR step's time goes, pass by pass: the linear 1-layer model at
 //! batch 24 (the rows of [`rebar_bench::TrainingStep`]), each model pass of
-//! `rebar_core::estimator::Rebar::estimate_parts` and of its finish timed on its own, repeated on
+//! stage 1 (`Estimator::estimate_shard`) and of its finish timed on its own, repeated on
 //! the same state; then the whole estimate (also its two halves alone, on one thread and forked
 //! over two), Adam and the control variates' update, and the whole step. A pass repeated alone keeps more of its data in cache than it does inside the step, and
 //! the passes leave out REBAR's own element-wise work and its baseline network, so they add up
@@ -21,7 +21,7 @@ use rebar_bench::with_case;
 use rebar_core::estimator::{Rebar, RebarConfig, draw_noise, set_score_dlogits};
 use rebar_core::math::simd::axpy_sum_squares_dot;
 use rebar_core::model::{LATENT, Linear1, PIXELS};
-use rebar_core::{Adam, AdamConfig, Estimator, GradWrite, Relaxation, Sbn, Tensors};
+use rebar_core::{Adam, AdamConfig, Estimator, GradWrite, Relaxation, Sbn, Serial, Tensors};
 use rebar_host::train::EstimatorKind;
 use rebar_host::train::parallel::RayonFork;
 
@@ -129,21 +129,22 @@ fn main() {
     let estimate = time(iterations, || _ = black_box(rebar.estimate(&model, &mut s, &mut rng, &mut grad)));
     // Stage 1 alone, on one thread and forked over two (as one shard of `rebar train` on two
     // threads runs it; the helper thread spins between the back-to-back calls).
-    let halves = time(iterations, || _ = black_box(rebar.estimate_parts(&model, &mut s, &mut rng, &mut grad)));
+    let halves =
+        time(iterations, || _ = black_box(rebar.estimate_shard(&model, &mut s, None, &mut rng, &mut grad, &Serial)));
     let mut s_score: Box<Scratch> = bytemuck::zeroed_box();
     model.load_batch(&batch, &batch, &mut s_score);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a two-thread pool");
     let forked = pool.install(|| {
         time(iterations, || {
-            black_box(rebar.estimate_parts_forked(&model, &mut s, &mut s_score, &mut rng, &mut grad, &RayonFork));
+            black_box(rebar.estimate_shard(&model, &mut s, Some(&mut *s_score), &mut rng, &mut grad, &RayonFork));
         })
     });
     let update = time(iterations, || rebar.update_control_variates(1e-3));
     let step = with_case("linear1", B, EstimatorKind::Rebar, |step| time(iterations, || _ = black_box(step())));
     let adam_us = rows.last().map_or(0.0, |(_, us)| *us);
     println!("  {:<58} {estimate:8.1} µs", "the whole estimate (Rebar::estimate)");
-    println!("  {:<58} {halves:8.1} µs", "its halves A and B (Rebar::estimate_parts)");
-    println!("  {:<58} {forked:8.1} µs", "... forked over two threads (estimate_parts_forked)");
+    println!("  {:<58} {halves:8.1} µs", "its halves A and B (stage 1: estimate_shard)");
+    println!("  {:<58} {forked:8.1} µs", "... in halves on two threads (estimate_shard, second workspace)");
     println!("  {:<58} {update:8.1} µs", "the control variates' update (baseline's Adam, η, λ)");
     println!("  {:<58} {:8.1} µs", "estimate + Adam + update", estimate + adam_us + update);
     println!("  {:<58} {step:8.1} µs", "the whole step (rebar_bench::TrainingStep)");

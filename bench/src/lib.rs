@@ -8,7 +8,7 @@
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rebar_core::model::{LATENT, Linear1, Linear2, Nonlinear, PIXELS};
-use rebar_core::{Adam, AdamConfig, Sbn};
+use rebar_core::{Adam, AdamConfig, Estimator, Sbn};
 use rebar_host::train::parallel::{DataParallel, PhaseTimes};
 use rebar_host::train::{AnyEstimator, EstimatorKind, EstimatorOptions};
 

@@ -9,7 +9,7 @@
 ///
 /// ```
 /// use rebar_core::{Fork, Serial};
-/// // Two halves that write apart, as REBAR's do (`Rebar::estimate_parts_forked`).
+/// // Two halves that write apart, as REBAR's do (`estimator::stages`).
 /// let (mut squares, mut cubes) = ([0u32; 4], [0u32; 4]);
 /// Serial.join(
 ///     || squares.iter_mut().enumerate().for_each(|(i, x)| *x = (i * i) as u32),

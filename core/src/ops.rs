@@ -68,7 +68,7 @@ pub(crate) fn count(multiply_adds: usize, dense_multiply_adds: usize) {
 }
 
 /// Takes back work counted by [`count`] that the estimate did not need: a hard pass repeated on a
-/// second thread so that two halves can run at once ([`crate::estimator::Rebar::estimate_parts_forked`]).
+/// second workspace so that two halves can run at once (REBAR's halves, [`crate::estimator::stages`]).
 pub(crate) fn discount(work: OpCount) {
     #[cfg(feature = "count-ops")]
     {

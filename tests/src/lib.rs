@@ -4,6 +4,7 @@
 //! differences, exact enumeration of all latent states, zero-allocation audits.
 
 pub mod estimators;
+pub mod stages;
 
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;

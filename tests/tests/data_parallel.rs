@@ -9,7 +9,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rebar_core::model::{Generative, OneLayer, TwoLayer};
 use rebar_core::net::{Dense, Mlp2};
 use rebar_core::state::StateVisitor;
-use rebar_core::{Adam, AdamConfig, Sbn, Tensors};
+use rebar_core::{Adam, AdamConfig, Estimator, Sbn, Tensors};
 use rebar_host::train::last_pass::fold_and_step_all;
 use rebar_host::train::parallel::DataParallel;
 use rebar_host::train::variance::VarianceTracker;
@@ -153,14 +153,14 @@ where
                 let (mut probe, mut probe_grad) = (new(), boxed::<M>());
                 let mut probe_scratch = boxed::<M::Scratch<BATCH_CAPACITY>>();
                 whole_model.load_batch(&batch[rows.clone()], &batch[rows], &mut probe_scratch);
-                probe.estimate_with(&whole_model, &mut probe_scratch, &mut counting, &mut probe_grad);
+                probe.estimate(&whole_model, &mut probe_scratch, &mut counting, &mut probe_grad);
                 counting.1 / rounds
             })
             .collect();
         let shard_rngs = (0..shards).map(|w| shard_rng(step, w)).collect();
         let mut chain = Chain { shards: shard_rngs, per_round, shard: 0, drawn: 0 };
         whole_model.load_batch(&batch, &batch, &mut scratch);
-        let d = whole.estimate_with(&whole_model, &mut scratch, &mut chain, &mut grad);
+        let d = whole.estimate(&whole_model, &mut scratch, &mut chain, &mut grad);
         whole_adam.step(&mut whole_model, &grad, LR, AdamConfig::REBAR);
         whole.update_control_variates(10.0 * LR);
 

@@ -44,13 +44,11 @@ fn same_seed_same_bits_for_every_estimator() {
     }
 }
 
-/// REBAR's estimate with its halves forked ([`Rebar::estimate_parts_forked`], here through
-/// [`Serial`]: the host's threads are `tests/tests/data_parallel.rs`'s) is the plain estimate
-/// bit for bit, on two stochastic layers and for every kind of noise for z̃; then the variance
-/// gradients read the forked run's workspace as they read the plain one's.
+/// REBAR's estimate in halves (the stages with a second workspace, through [`Serial`]: the
+/// host's threads are `tests/tests/data_parallel.rs`'s) is the plain estimate bit for bit, on two
+/// stochastic layers and for every kind of noise for z̃.
 #[test]
 fn rebar_forked_halves_are_the_plain_estimate_bit_for_bit() {
-    use rebar_core::Serial;
     use rebar_core::estimator::{Rebar, RebarConfig, TildeNoise};
     let mut r = rng(1);
     let inputs: Vec<[f32; 10]> = (0..B).map(|_| binary_row(&mut r)).collect();
@@ -73,18 +71,11 @@ fn rebar_forked_halves_are_the_plain_estimate_bit_for_bit() {
             for _ in 0..3 {
                 model.load_batch(&inputs, &inputs, &mut s);
                 model.load_batch(&inputs, &inputs, &mut s_score);
-                if forked {
-                    rebar.estimate_parts_forked(&model, &mut s, &mut s_score, &mut noise, &mut grad, &Serial);
-                } else {
-                    rebar.estimate_parts(&model, &mut s, &mut noise, &mut grad);
-                }
-                let mut totals = rebar_core::estimator::GradientTotals::default();
+                let second = forked.then_some(&mut *s_score);
+                let d = rebar_tests::stages::staged(&mut *rebar, &*model, &mut s, second, &mut noise, &mut grad);
                 for t in 0..Model::COUNT {
-                    let b = rebar.control_variate_part().tensor(t).to_vec();
-                    totals.add(&rebar.combine_slice(t, grad.tensor_mut(t), &b));
                     bits.extend(grad.tensor(t).iter().map(|v| v.to_bits()));
                 }
-                let d = rebar.variance_gradients(&model, &mut s, &grad, &totals);
                 bits.extend([d.elbo.to_bits(), d.variance_objective.unwrap().to_bits()]);
                 rebar.visit_pending_gradients(&mut |g| bits.extend(g.iter().map(|v| v.to_bits())));
             }

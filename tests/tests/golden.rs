@@ -9,7 +9,7 @@
 
 use rebar_core::model::{Generative, TwoLayer};
 use rebar_core::net::Dense;
-use rebar_core::{Adam, AdamConfig, Sbn, Tensors};
+use rebar_core::{Adam, AdamConfig, Estimator, Sbn, Tensors};
 
 use rebar_tests::{binary_row, boxed, rng, small_model};
 

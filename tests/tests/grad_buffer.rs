@@ -8,7 +8,7 @@
 use rebar_core::estimator::TildeNoise;
 use rebar_core::model::{Generative, OneLayer, Structured, TwoLayer};
 use rebar_core::net::{Absent, Dense, Mlp2};
-use rebar_core::{Adam, AdamConfig, Sbn};
+use rebar_core::{Adam, AdamConfig, Estimator, Sbn};
 use rebar_host::train::{AnyEstimator, EstimatorKind, EstimatorOptions};
 
 use rebar_tests::{binary_row, boxed, rng, small_model};

@@ -8,7 +8,7 @@ use std::cell::Cell;
 
 use rebar_core::model::{Generative, Linear1, OneLayer, TwoLayer};
 use rebar_core::net::{Dense, Mlp2};
-use rebar_core::{Adam, AdamConfig, GradWrite, Relaxation, Sbn};
+use rebar_core::{Adam, AdamConfig, Estimator, GradWrite, Relaxation, Sbn};
 
 use rebar_tests::{binary_row, boxed, rng, small_model};
 

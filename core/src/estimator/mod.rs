@@ -11,6 +11,12 @@
 //! [`Estimator::update_control_variates`], with their own Adam (the official code uses 10× the
 //! model's learning rate).
 //!
+//! The step is also exposed as stages ([`stages`]: per-shard parts → whole-batch totals →
+//! finish), which a driver uses to split a batch over shards and threads; every estimator gets
+//! them through the trait's provided methods, and only REINFORCE (its baseline sums the whole
+//! batch's ELBOs) and REBAR/RELAX (their control variates descend the variance of the whole
+//! batch's gradient) override them.
+//!
 //! ## Example: one training step, generic over the estimator
 //! ```
 //! use rand_core::{Rng, SeedableRng};
@@ -67,6 +73,7 @@ mod relax;
 mod rloo;
 mod scales;
 mod simple_muprop;
+pub mod stages;
 
 pub use arm::Arm;
 pub use baseline::Baseline;
@@ -74,13 +81,15 @@ pub use concrete::Concrete;
 pub use disarm::DisArm;
 pub use muprop::MuProp;
 pub use nvil::Nvil;
-pub use rebar::{GradientTotals, Rebar, RebarConfig, RebarConfigError, Temperature, TildeNoise};
+pub use rebar::{Rebar, RebarConfig, RebarConfigError, Temperature, TildeNoise};
 pub use reinforce::Reinforce;
 pub use relax::{Relax, RelaxNet};
 pub use rloo::Rloo;
 pub use scales::Scales;
 pub use simple_muprop::SimpleMuProp;
+pub use stages::{GradientTotals, Shape, ShardEstimate};
 
+use crate::fork::Fork;
 use crate::math::scalar::sigmoid;
 use crate::math::simd::{logistic_noise_x8, map_in_place};
 use crate::model::Sbn;
@@ -149,6 +158,91 @@ pub trait Estimator<M: Sbn<H>, const H: usize, const B: usize> {
     /// parameters show nothing.
     fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
         let _ = f;
+    }
+
+    // The step as stages, for drivers that split a batch into shards ([`stages`]). The provided
+    // methods fit every estimator whose gradient is a mean of per-example terms.
+
+    /// How the shards' estimates make up the whole batch's ([`stages`]).
+    fn shape(&self) -> Shape {
+        Shape::PerExample
+    }
+
+    /// Whether [`Estimator::estimate_shard`] and [`Estimator::finish_shard`] split their work
+    /// into two independent halves when given a second workspace ([`stages`]).
+    fn splits_in_halves(&self) -> bool {
+        false
+    }
+
+    /// Stage 1 on the rows loaded in `scratch` (what it leaves depends on [`Estimator::shape`]).
+    /// `second`, if given, holds the same rows ([`Sbn::load_batch`]) for the other half of an
+    /// estimate that [`Estimator::splits_in_halves`], run through `fork`.
+    fn estimate_shard<R: Rng + ?Sized, F: Fork>(
+        &mut self,
+        model: &M,
+        scratch: &mut M::Scratch<B>,
+        second: Option<&mut M::Scratch<B>>,
+        rng: &mut R,
+        grad: &mut M,
+        fork: &F,
+    ) -> ShardEstimate
+    where
+        M: Send + Sync,
+        M::Scratch<B>: Send,
+    {
+        let _ = (second, fork);
+        ShardEstimate::Gradient(self.estimate(model, scratch, rng, grad))
+    }
+
+    /// Stage 2 of a [`Shape::BatchElbo`] estimator: the gradient of the rows in `scratch` (after
+    /// [`Estimator::estimate_shard`]) into `grad`, for a batch of `batch_size` examples whose
+    /// ELBOs sum to `batch_elbo_sum`. Not called for the other shapes.
+    fn finish_batch_elbo(
+        &mut self,
+        model: &M,
+        scratch: &mut M::Scratch<B>,
+        grad: &mut M,
+        batch_elbo_sum: f32,
+        batch_size: usize,
+    ) -> Diagnostics {
+        let _ = (model, scratch, grad, batch_elbo_sum, batch_size);
+        Diagnostics::default()
+    }
+
+    /// [`Shape::WholeGradient`]: B_t of the last [`Estimator::estimate_shard`], if tensor `t`
+    /// has a control-variate part.
+    fn control_variate_tensor(&self, t: usize) -> Option<&[f32]> {
+        let _ = t;
+        None
+    }
+
+    /// [`Shape::WholeGradient`], on a piece of tensor `t`: `g ← g + η_t·b` (`g`: A's piece; `b`:
+    /// B's, empty where [`Estimator::control_variate_tensor`] is `None`), returning the piece's
+    /// sums. Adding up the totals of pieces that cover the gradient once gives
+    /// [`Estimator::finish_shard`] what it needs.
+    fn combine(&self, t: usize, g: &mut [f32], b: &[f32]) -> GradientTotals {
+        let _ = (t, b);
+        GradientTotals { count: g.len(), sum_squares: crate::math::simd::sum_squares(g), ..GradientTotals::default() }
+    }
+
+    /// [`Shape::WholeGradient`], the last stage: the control variates' gradients for the rows in
+    /// `scratch`, given the whole batch's gradient `total` and its `totals`. `second`: as in
+    /// [`Estimator::estimate_shard`]. Not called for the other shapes.
+    fn finish_shard<F: Fork>(
+        &mut self,
+        model: &M,
+        scratch: &mut M::Scratch<B>,
+        second: Option<&mut M::Scratch<B>>,
+        total: &M,
+        totals: &GradientTotals,
+        fork: &F,
+    ) -> Diagnostics
+    where
+        M: Sync,
+        M::Scratch<B>: Send,
+    {
+        let _ = (model, scratch, second, total, totals, fork);
+        Diagnostics::default()
     }
 }
 

@@ -40,8 +40,8 @@
 //! model's forward-over-reverse pass ([`Sbn::relaxed_tangent`]).
 
 use super::{
-    Baseline, Cost, Diagnostics, Estimator, MAX_TENSORS, Scales, coupled_dz_tilde_minus_one,
-    coupled_dz_tilde_minus_one_x8, draw_noise, set_score_dlogits,
+    Baseline, Cost, Diagnostics, Estimator, GradientTotals, MAX_TENSORS, Scales, Shape, ShardEstimate,
+    coupled_dz_tilde_minus_one, coupled_dz_tilde_minus_one_x8, draw_noise, set_score_dlogits,
 };
 use crate::fork::Fork;
 use crate::math::scalar::{logistic_noise, sigmoid, softplus};
@@ -134,35 +134,6 @@ impl core::fmt::Display for RebarConfigError {
 
 impl core::error::Error for RebarConfigError {}
 
-/// Sums over (pieces of) g = A + η ⊙ B that the variance gradient needs (see
-/// [`Rebar::combine_slice`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct GradientTotals {
-    /// Σ g_j².
-    pub sum_squares: f64,
-    /// Number of values summed.
-    pub count: usize,
-    /// ⟨g_t, B_t⟩ per tensor.
-    pub g_dot_b: [f64; MAX_TENSORS],
-}
-
-impl Default for GradientTotals {
-    fn default() -> Self {
-        GradientTotals { sum_squares: 0.0, count: 0, g_dot_b: [0.0; MAX_TENSORS] }
-    }
-}
-
-impl GradientTotals {
-    /// Adds the sums of another piece.
-    pub fn add(&mut self, other: &GradientTotals) {
-        self.sum_squares += other.sum_squares;
-        self.count += other.count;
-        for (a, b) in self.g_dot_b.iter_mut().zip(&other.g_dot_b) {
-            *a += b;
-        }
-    }
-}
-
 /// REBAR for a model `M` with inputs of `X` values, `H` units per stochastic layer, batches of
 /// at most `B`. Large (it holds a gradient-sized buffer): keep it in a `static` or a `Box`.
 #[derive(Zeroable)]
@@ -234,9 +205,9 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     }
 
     /// Stage 1 of an estimate: draws the noise, runs the hard pass, writes A (the NVIL part) to
-    /// `grad` and B (the control variate before η) to [`Rebar::control_variate_part`], both as
+    /// `grad` and B (the control variate before η) to `cv_grad`, both as
     /// means over the loaded rows. Returns false (with a zero gradient) for an empty batch.
-    pub fn estimate_parts<R: Rng + ?Sized>(
+    pub(crate) fn estimate_parts<R: Rng + ?Sized>(
         &mut self,
         model: &M,
         s: &mut M::Scratch<B>,
@@ -257,8 +228,8 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         true
     }
 
-    /// [`Rebar::estimate_parts`] with its two halves run through `fork` (on two threads, if the
-    /// caller's fork has them): the control-variate half B in `s`, the score half A in
+    /// [`Rebar::estimate_parts`] with its two halves run through `fork` (side by side, if the
+    /// caller's fork runs them so): the control-variate half B in `s`, the score half A in
     /// `s_score`, a second workspace that must hold the same batch as `s`
     /// ([`Sbn::load_batch`]) in which the score half runs the whole hard pass, from the same
     /// noise, while `s` gets only its encoder half ([`Sbn::hard_encode`]) before the fork.
@@ -267,7 +238,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     /// rows' `elbo` and `log_p` are copied from `s_score`; the decoder's buffers of the hard
     /// pass are in `s_score` only). With independent noise (B draws noise of its own) this is
     /// [`Rebar::estimate_parts`].
-    pub fn estimate_parts_forked<R: Rng + ?Sized, F: Fork>(
+    pub(crate) fn estimate_parts_forked<R: Rng + ?Sized, F: Fork>(
         &mut self,
         model: &M,
         s: &mut M::Scratch<B>,
@@ -291,7 +262,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
             M::layer_mut(s_score, l).noise[..n].copy_from_slice(noise);
         }
         // Only the hard pass's encoder half before the fork: B reads nothing of the decoder's
-        // half, which runs beside B on the other thread with A. That thread repeats the
+        // half, which runs beside B with A, in the other workspace. That half repeats the
         // encoder half for its own workspace; the repeat's work is known (the same as this
         // pass's) and not counted as work the estimate needs.
         let before = crate::ops::read();
@@ -349,26 +320,15 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
         (&mut self.baseline, half)
     }
 
-    /// B of the last [`Rebar::estimate_parts`] (before η), as a mean over its rows. With coupled
-    /// noise only the encoder tensors ([`Rebar::has_control_variate_part`]) are meaningful.
-    pub fn control_variate_part(&self) -> &M {
-        &self.cv_grad
-    }
-
-    /// [`Rebar::control_variate_part`], mutable (data-parallel training averages it over shards).
-    pub fn control_variate_part_mut(&mut self) -> &mut M {
-        &mut self.cv_grad
-    }
-
     /// Whether tensor `t` has a control-variate part B_t (with coupled noise, only the encoders).
-    pub fn has_control_variate_part(&self, t: usize) -> bool {
+    pub(crate) fn has_control_variate_part(&self, t: usize) -> bool {
         self.independent_tilde || (0..M::LAYERS).any(|l| M::encoder_tensors(l).contains(&t))
     }
 
     /// Stage 2a on a piece of tensor `t`: `g ← g + η_t·b` (g: A_t, b: B_t, or ignored if the
     /// tensor has no B), returning the piece's Σ g² and ⟨g, B_t⟩. Summing the totals of pieces
     /// that cover every tensor once gives [`Rebar::variance_gradients`] what it needs.
-    pub fn combine_slice(&self, t: usize, g: &mut [f32], b: &[f32]) -> GradientTotals {
+    pub(crate) fn combine_slice(&self, t: usize, g: &mut [f32], b: &[f32]) -> GradientTotals {
         let mut totals = GradientTotals { count: g.len(), ..GradientTotals::default() };
         if self.has_control_variate_part(t) && t < MAX_TENSORS {
             let (squares, products) = axpy_sum_squares_dot(g, self.eta.eta(t), b);
@@ -398,7 +358,7 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     /// variates train, the variance gradients of η, of the baseline and of log λ for the rows
     /// loaded in `s` (means over them; with several shards, `grad` and `totals` are the whole
     /// batch's while `s` holds this replica's shard).
-    pub fn variance_gradients(
+    pub(crate) fn variance_gradients(
         &mut self,
         model: &M,
         s: &mut M::Scratch<B>,
@@ -420,11 +380,11 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
     /// hard pass (as [`Rebar::estimate_parts_forked`] leaves it): with two stochastic layers, one
     /// layer each; with one and a learned temperature, J·g and J·(η ⊙ g) one each, where the
     /// encoder's pair is two passes (an MLP). An affine encoder makes one pass over g for both
-    /// ([`Sbn::ENCODER_TANGENT_PAIR_IN_ONE_PASS`]), which two threads would each repeat, so a
+    /// ([`Sbn::ENCODER_TANGENT_PAIR_IN_ONE_PASS`]), which both halves would each repeat, so a
     /// one-layer affine model runs [`Rebar::variance_gradients`]. A tangent writes only its own
     /// workspace and output, and the sums over them keep their order, so the results are
     /// [`Rebar::variance_gradients`]'s bit for bit.
-    pub fn variance_gradients_forked<F: Fork>(
+    pub(crate) fn variance_gradients_forked<F: Fork>(
         &mut self,
         model: &M,
         s: &mut M::Scratch<B>,
@@ -765,5 +725,64 @@ where
 
     fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
         self.visit_gradients(f);
+    }
+
+    fn shape(&self) -> Shape {
+        Shape::WholeGradient
+    }
+
+    fn splits_in_halves(&self) -> bool {
+        // Independent noise's B draws noise of its own after A's: one sequence, no halves.
+        !self.independent_tilde
+    }
+
+    fn estimate_shard<R: Rng + ?Sized, F: Fork>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        second: Option<&mut M::Scratch<B>>,
+        rng: &mut R,
+        grad: &mut M,
+        fork: &F,
+    ) -> ShardEstimate
+    where
+        M: Send + Sync,
+        M::Scratch<B>: Send,
+    {
+        let in_halves = Estimator::<M, H, B>::splits_in_halves(self);
+        let estimated = match second.filter(|_| in_halves) {
+            Some(s_score) => self.estimate_parts_forked(model, s, s_score, rng, grad, fork),
+            None => self.estimate_parts(model, s, rng, grad),
+        };
+        ShardEstimate::Parts { estimated }
+    }
+
+    fn control_variate_tensor(&self, t: usize) -> Option<&[f32]> {
+        self.has_control_variate_part(t).then(|| self.cv_grad.tensor(t))
+    }
+
+    fn combine(&self, t: usize, g: &mut [f32], b: &[f32]) -> GradientTotals {
+        self.combine_slice(t, g, b)
+    }
+
+    fn finish_shard<F: Fork>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        second: Option<&mut M::Scratch<B>>,
+        total: &M,
+        totals: &GradientTotals,
+        fork: &F,
+    ) -> Diagnostics
+    where
+        M: Sync,
+        M::Scratch<B>: Send,
+    {
+        // The second workspace holds a hard pass only if the estimate ran in halves.
+        let in_halves = Estimator::<M, H, B>::splits_in_halves(self);
+        match second.filter(|_| in_halves) {
+            Some(s_score) => self.variance_gradients_forked(model, s, s_score, total, totals, fork),
+            None => self.variance_gradients(model, s, total, totals),
+        }
     }
 }

@@ -17,8 +17,8 @@
 //! whose second term (the parameter gradient of a directional derivative) is written out by hand
 //! for r's one tanh hidden layer below. r's output weights start at zero, so RELAX starts as REBAR.
 
-use super::rebar::{GradientTotals, Rebar, RebarConfig, RebarConfigError, TildeNoise};
-use super::{Cost, Diagnostics, Estimator, coupled_dz_tilde_minus_one};
+use super::rebar::{Rebar, RebarConfig, RebarConfigError, TildeNoise};
+use super::{Cost, Diagnostics, Estimator, GradientTotals, Shape, ShardEstimate, coupled_dz_tilde_minus_one};
 use crate::fork::Fork;
 use crate::math::scalar::tanh;
 use crate::model::Sbn;
@@ -104,14 +104,8 @@ where
     }
 
     /// Stage 1 of an estimate (as [`Rebar::estimate_parts`]): A plus RELAX's term R in `grad`,
-    /// B in the REBAR part's [`Rebar::control_variate_part`]. Returns false for an empty batch.
-    pub fn estimate_parts<R: Rng + ?Sized>(
-        &mut self,
-        model: &M,
-        s: &mut M::Scratch<B>,
-        rng: &mut R,
-        grad: &mut M,
-    ) -> bool {
+    /// B in the REBAR part's. Returns false for an empty batch.
+    fn estimate_parts<R: Rng + ?Sized>(&mut self, model: &M, s: &mut M::Scratch<B>, rng: &mut R, grad: &mut M) -> bool {
         if !self.rebar.estimate_parts(model, s, rng, grad) {
             return false;
         }
@@ -122,7 +116,7 @@ where
     /// [`Relax::estimate_parts`] with the REBAR part's halves run through `fork`
     /// ([`Rebar::estimate_parts_forked`]: `s_score` must hold the same batch as `s`); the
     /// results are [`Relax::estimate_parts`]'s bit for bit.
-    pub fn estimate_parts_forked<R: Rng + ?Sized, F: Fork>(
+    fn estimate_parts_forked<R: Rng + ?Sized, F: Fork>(
         &mut self,
         model: &M,
         s: &mut M::Scratch<B>,
@@ -144,7 +138,7 @@ where
     }
 
     /// Stage 2 (as [`Rebar::variance_gradients`]), plus the variance gradient of the r networks.
-    pub fn variance_gradients(
+    fn variance_gradients(
         &mut self,
         model: &M,
         s: &mut M::Scratch<B>,
@@ -161,7 +155,7 @@ where
     /// [`Relax::variance_gradients`] with the REBAR part's
     /// [`Rebar::variance_gradients_forked`] (`s_score`: a workspace after the same batch's hard
     /// pass); the same results.
-    pub fn variance_gradients_forked<F: Fork>(
+    fn variance_gradients_forked<F: Fork>(
         &mut self,
         model: &M,
         s: &mut M::Scratch<B>,
@@ -302,6 +296,61 @@ where
             crate::state::visit_tensors(net, "relax_net", v);
             crate::state::visit_tensors(g, "relax_net", v);
             a.visit_state("relax_net", v);
+        }
+    }
+
+    fn shape(&self) -> Shape {
+        Shape::WholeGradient
+    }
+
+    fn splits_in_halves(&self) -> bool {
+        true
+    }
+
+    fn estimate_shard<R: Rng + ?Sized, F: Fork>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        second: Option<&mut M::Scratch<B>>,
+        rng: &mut R,
+        grad: &mut M,
+        fork: &F,
+    ) -> ShardEstimate
+    where
+        M: Send + Sync,
+        M::Scratch<B>: Send,
+    {
+        let estimated = match second {
+            Some(s_score) => self.estimate_parts_forked(model, s, s_score, rng, grad, fork),
+            None => self.estimate_parts(model, s, rng, grad),
+        };
+        ShardEstimate::Parts { estimated }
+    }
+
+    fn control_variate_tensor(&self, t: usize) -> Option<&[f32]> {
+        Estimator::<M, H, B>::control_variate_tensor(&self.rebar, t)
+    }
+
+    fn combine(&self, t: usize, g: &mut [f32], b: &[f32]) -> GradientTotals {
+        self.rebar.combine_slice(t, g, b)
+    }
+
+    fn finish_shard<F: Fork>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        second: Option<&mut M::Scratch<B>>,
+        total: &M,
+        totals: &GradientTotals,
+        fork: &F,
+    ) -> Diagnostics
+    where
+        M: Sync,
+        M::Scratch<B>: Send,
+    {
+        match second {
+            Some(s_score) => self.variance_gradients_forked(model, s, s_score, total, totals, fork),
+            None => self.variance_gradients(model, s, total, totals),
         }
     }
 

@@ -5,7 +5,7 @@
 use rand_core::Rng;
 use rebar_core::estimator::{
     Arm, Concrete, Cost, DisArm, Estimator, GradientTotals, MuProp, Nvil, Rebar, RebarConfig, RebarConfigError,
-    Reinforce, Relax, Rloo, SimpleMuProp, Temperature, TildeNoise,
+    Reinforce, Relax, Rloo, Shape, ShardEstimate, SimpleMuProp, Temperature, TildeNoise,
 };
 use rebar_core::state::StateVisitor;
 use rebar_core::{Diagnostics, Fork, Sbn};
@@ -105,196 +105,124 @@ impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize
             EstimatorKind::Rloo => Self::Rloo(bytemuck::zeroed_box()),
         })
     }
+}
 
-    fn inner(&mut self) -> &mut dyn EstimatorObject<M, H, B> {
-        match self {
-            Self::Reinforce(e) => e,
-            Self::Nvil(e) => &mut **e,
-            Self::SimpleMuProp(e) => &mut **e,
-            Self::MuProp(e) => &mut **e,
-            Self::Concrete(e) => e,
-            Self::Rebar(e) => &mut **e,
-            Self::Relax(e) => &mut **e,
-            Self::Arm(e) => e,
-            Self::DisArm(e) => e,
-            Self::Rloo(e) => &mut **e,
+/// `$body` with `$e` bound to the estimator inside `$self` (`ref`: shared, `mut`: mutable),
+/// whichever kind it is.
+macro_rules! each {
+    (ref $self:expr, $e:ident => $body:expr) => {
+        each!(@arms $self, $e, $body, x => x, x => &**x)
+    };
+    (mut $self:expr, $e:ident => $body:expr) => {
+        each!(@arms $self, $e, $body, x => x, x => &mut **x)
+    };
+    (@arms $self:expr, $e:ident, $body:expr, $p:ident => $plain:expr, $q:ident => $boxed:expr) => {
+        match $self {
+            AnyEstimator::Reinforce($p) => { let $e = $plain; $body }
+            AnyEstimator::Nvil($q) => { let $e = $boxed; $body }
+            AnyEstimator::SimpleMuProp($q) => { let $e = $boxed; $body }
+            AnyEstimator::MuProp($q) => { let $e = $boxed; $body }
+            AnyEstimator::Concrete($p) => { let $e = $plain; $body }
+            AnyEstimator::Rebar($q) => { let $e = $boxed; $body }
+            AnyEstimator::Relax($q) => { let $e = $boxed; $body }
+            AnyEstimator::Arm($p) => { let $e = $plain; $body }
+            AnyEstimator::DisArm($p) => { let $e = $plain; $body }
+            AnyEstimator::Rloo($q) => { let $e = $boxed; $body }
         }
-    }
+    };
 }
 
-/// The object-safe part of [`Estimator`]; `estimate`, generic over the generator, is dispatched
-/// by [`AnyEstimator::estimate_with`].
-trait EstimatorObject<M: Sbn<H>, const H: usize, const B: usize> {
-    fn name(&self) -> &'static str;
-    fn cost(&self) -> Cost;
-    fn update_control_variates(&mut self, lr: f32);
-    fn visit_state(&mut self, v: &mut dyn StateVisitor);
-    fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32]));
-}
-
-impl<M: Sbn<H>, const H: usize, const B: usize, E: Estimator<M, H, B>> EstimatorObject<M, H, B> for E {
+/// Every method forwards to the estimator inside (the stages too: a driver holding an
+/// [`AnyEstimator`] never asks which one it is).
+impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize> Estimator<M, H, B>
+    for AnyEstimator<M, X, H, B>
+{
     fn name(&self) -> &'static str {
-        Estimator::name(self)
+        each!(ref self, e => Estimator::<M, H, B>::name(e))
     }
+
     fn cost(&self) -> Cost {
-        Estimator::cost(self)
+        each!(ref self, e => Estimator::<M, H, B>::cost(e))
     }
+
+    fn estimate<R: Rng + ?Sized>(
+        &mut self,
+        model: &M,
+        s: &mut M::Scratch<B>,
+        rng: &mut R,
+        grad: &mut M,
+    ) -> Diagnostics {
+        each!(mut self, e => Estimator::estimate(e, model, s, rng, grad))
+    }
+
     fn update_control_variates(&mut self, lr: f32) {
-        Estimator::update_control_variates(self, lr)
+        each!(mut self, e => Estimator::<M, H, B>::update_control_variates(e, lr))
     }
+
     fn visit_state(&mut self, v: &mut dyn StateVisitor) {
-        Estimator::visit_state(self, v)
+        each!(mut self, e => Estimator::<M, H, B>::visit_state(e, v))
     }
+
     fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
-        Estimator::visit_pending_gradients(self, f)
-    }
-}
-
-impl<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize, const B: usize> AnyEstimator<M, X, H, B> {
-    /// The estimator's name.
-    pub fn name(&mut self) -> &'static str {
-        self.inner().name()
+        each!(mut self, e => Estimator::<M, H, B>::visit_pending_gradients(e, f))
     }
 
-    /// Its cost per example.
-    pub fn cost(&mut self) -> Cost {
-        self.inner().cost()
+    fn shape(&self) -> Shape {
+        each!(ref self, e => Estimator::<M, H, B>::shape(e))
     }
 
-    /// One estimate (see [`Estimator::estimate`]).
-    pub fn estimate(
+    fn splits_in_halves(&self) -> bool {
+        each!(ref self, e => Estimator::<M, H, B>::splits_in_halves(e))
+    }
+
+    fn estimate_shard<R: Rng + ?Sized, F: Fork>(
         &mut self,
         model: &M,
         s: &mut M::Scratch<B>,
-        rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
-        grad: &mut M,
-    ) -> Diagnostics {
-        self.estimate_with(model, s, rng, grad)
-    }
-
-    /// [`AnyEstimator::estimate`] with any generator (e.g. a test's scripted one).
-    pub fn estimate_with<R: Rng + ?Sized>(
-        &mut self,
-        model: &M,
-        s: &mut M::Scratch<B>,
-        rng: &mut R,
-        grad: &mut M,
-    ) -> Diagnostics {
-        match self {
-            Self::Reinforce(e) => Estimator::estimate(e, model, s, rng, grad),
-            Self::Nvil(e) => Estimator::estimate(&mut **e, model, s, rng, grad),
-            Self::SimpleMuProp(e) => Estimator::estimate(&mut **e, model, s, rng, grad),
-            Self::MuProp(e) => Estimator::estimate(&mut **e, model, s, rng, grad),
-            Self::Concrete(e) => Estimator::estimate(e, model, s, rng, grad),
-            Self::Rebar(e) => Estimator::estimate(&mut **e, model, s, rng, grad),
-            Self::Relax(e) => Estimator::estimate(&mut **e, model, s, rng, grad),
-            Self::Arm(e) => Estimator::estimate(e, model, s, rng, grad),
-            Self::DisArm(e) => Estimator::estimate(e, model, s, rng, grad),
-            Self::Rloo(e) => Estimator::estimate(&mut **e, model, s, rng, grad),
-        }
-    }
-
-    /// See [`Estimator::update_control_variates`].
-    pub fn update_control_variates(&mut self, lr: f32) {
-        self.inner().update_control_variates(lr)
-    }
-
-    /// See [`Estimator::visit_state`].
-    pub fn visit_state(&mut self, v: &mut dyn StateVisitor) {
-        self.inner().visit_state(v)
-    }
-
-    /// See [`Estimator::visit_pending_gradients`].
-    pub fn visit_pending_gradients(&mut self, f: &mut dyn FnMut(&mut [f32])) {
-        self.inner().visit_pending_gradients(f)
-    }
-
-    /// The REBAR part of REBAR (fixed or learned temperature) and RELAX: the estimators whose
-    /// control variates descend the variance of the whole gradient, and whose estimate
-    /// therefore splits in two stages ([`Rebar::estimate_parts`], [`Rebar::variance_gradients`]).
-    pub fn rebar_part(&self) -> Option<&Rebar<M, X, H, B>> {
-        match self {
-            Self::Rebar(e) => Some(e),
-            Self::Relax(e) => Some(&e.rebar),
-            _ => None,
-        }
-    }
-
-    /// Stage 1 of REBAR's and RELAX's estimate (see [`AnyEstimator::rebar_part`]); `None` for
-    /// the other estimators.
-    pub fn estimate_parts<R: Rng + ?Sized>(
-        &mut self,
-        model: &M,
-        s: &mut M::Scratch<B>,
-        rng: &mut R,
-        grad: &mut M,
-    ) -> Option<bool> {
-        match self {
-            Self::Rebar(e) => Some(e.estimate_parts(model, s, rng, grad)),
-            Self::Relax(e) => Some(e.estimate_parts(model, s, rng, grad)),
-            _ => None,
-        }
-    }
-
-    /// [`AnyEstimator::estimate_parts`] with REBAR's two halves run through `fork`
-    /// ([`Rebar::estimate_parts_forked`], also RELAX's REBAR part; `s_score` must hold the same
-    /// batch as `s`); `None` for the other estimators, whose estimates do not split this way.
-    #[allow(clippy::too_many_arguments)]
-    pub fn estimate_parts_forked<R: Rng + ?Sized, F: Fork>(
-        &mut self,
-        model: &M,
-        s: &mut M::Scratch<B>,
-        s_score: &mut M::Scratch<B>,
+        second: Option<&mut M::Scratch<B>>,
         rng: &mut R,
         grad: &mut M,
         fork: &F,
-    ) -> Option<bool>
+    ) -> ShardEstimate
     where
         M: Send + Sync,
         M::Scratch<B>: Send,
     {
-        match self {
-            Self::Rebar(e) => Some(e.estimate_parts_forked(model, s, s_score, rng, grad, fork)),
-            Self::Relax(e) => Some(e.estimate_parts_forked(model, s, s_score, rng, grad, fork)),
-            _ => None,
-        }
+        each!(mut self, e => Estimator::estimate_shard(e, model, s, second, rng, grad, fork))
     }
 
-    /// Stage 2 of REBAR's and RELAX's estimate; `None` for the other estimators.
-    pub fn variance_gradients(
+    fn finish_batch_elbo(
         &mut self,
         model: &M,
         s: &mut M::Scratch<B>,
-        grad: &M,
-        totals: &GradientTotals,
-    ) -> Option<Diagnostics> {
-        match self {
-            Self::Rebar(e) => Some(e.variance_gradients(model, s, grad, totals)),
-            Self::Relax(e) => Some(e.variance_gradients(model, s, grad, totals)),
-            _ => None,
-        }
+        grad: &mut M,
+        batch_elbo_sum: f32,
+        batch_size: usize,
+    ) -> Diagnostics {
+        each!(mut self, e => Estimator::finish_batch_elbo(e, model, s, grad, batch_elbo_sum, batch_size))
     }
 
-    /// [`AnyEstimator::variance_gradients`] with the encoder tangents it needs split over the
-    /// closures of `fork`, the second working in `s_score` (REBAR's and RELAX's
-    /// `variance_gradients_forked`: the same results).
-    pub fn variance_gradients_forked<F: Fork>(
+    fn control_variate_tensor(&self, t: usize) -> Option<&[f32]> {
+        each!(ref self, e => Estimator::<M, H, B>::control_variate_tensor(e, t))
+    }
+
+    fn combine(&self, t: usize, g: &mut [f32], b: &[f32]) -> GradientTotals {
+        each!(ref self, e => Estimator::<M, H, B>::combine(e, t, g, b))
+    }
+
+    fn finish_shard<F: Fork>(
         &mut self,
         model: &M,
         s: &mut M::Scratch<B>,
-        s_score: &mut M::Scratch<B>,
-        grad: &M,
+        second: Option<&mut M::Scratch<B>>,
+        total: &M,
         totals: &GradientTotals,
         fork: &F,
-    ) -> Option<Diagnostics>
+    ) -> Diagnostics
     where
         M: Sync,
         M::Scratch<B>: Send,
     {
-        match self {
-            Self::Rebar(e) => Some(e.variance_gradients_forked(model, s, s_score, grad, totals, fork)),
-            Self::Relax(e) => Some(e.variance_gradients_forked(model, s, s_score, grad, totals, fork)),
-            _ => None,
-        }
+        each!(mut self, e => Estimator::finish_shard(e, model, s, second, total, totals, fork))
     }
 }

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rebar_core::{Adam, AdamConfig, Sbn, Tensors};
+use rebar_core::{Adam, AdamConfig, Estimator, Sbn, Tensors};
 
 use super::any::{AnyEstimator, EstimatorOptions};
 use super::config::{EstimatorKind, ModelKind, TaskKind};

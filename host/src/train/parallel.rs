@@ -1,25 +1,28 @@
-//! Data-parallel training steps: the batch is split into contiguous shards, estimated in parallel
-//! each by its own replica of the estimator; the shards' gradients are averaged (weighted by
-//! their rows) while the element-wise rest of the step — REBAR's combination g = A + η ⊙ B, the
-//! variance metric, Adam — is split over the threads by element ranges. Shards and threads are
-//! separate counts: the shards decide the numbers, the threads only the speed.
+//! The training step: the batch is split into contiguous shards, each estimated by its own
+//! replica of the estimator through the core's stages ([`rebar_core::estimator::stages`]); the
+//! shards' gradients are averaged (weighted by their rows) while the element-wise rest of the
+//! step — [`Estimator::combine`] for the estimators whose control variates see the whole
+//! gradient, the variance metric, Adam — is split over the threads by element ranges. Shards and
+//! threads are separate counts: the shards decide the numbers, the threads only the speed. One
+//! shard on one thread is the single-threaded step; there is no other.
+//!
+//! # A step, top down
+//! [`DataParallel::step`]: phase 1, [`Estimator::estimate_shard`] on every shard (and
+//! [`Estimator::finish_batch_elbo`] with the batch's ELBO sum, for [`Shape::BatchElbo`]); phase
+//! 2, for [`Shape::WholeGradient`], the shards' parts averaged and combined into the whole g
+//! ([`Estimator::combine`]); phase 3, [`Estimator::finish_shard`] on every shard against that g;
+//! phase 4, the variance metric and Adam in one pass over g, beside the control variates' update.
+//! The driver never asks which estimator it holds, only its [`Shape`].
 //!
 //! # Exactness
 //! A shard's estimate is a mean over its rows, so the row-weighted average of the shards' is the
 //! whole batch's, for every estimator whose learning signal and control-variate objectives are
-//! means of per-example terms. Two kinds are not, and split in two stages:
-//! - REBAR's (and RELAX's) variance objective: its η-, baseline-, temperature- (and r-network-)
-//!   gradients need the *whole batch's* g. Each replica therefore stops after A and B
-//!   ([`Rebar::estimate_parts`]), the shards' parts are averaged and combined once, and only then
-//!   does each replica compute the variance gradients of its rows against that g
-//!   ([`Rebar::variance_gradients`]).
-//! - REINFORCE's baseline, the mean ELBO of the batch's other examples: the shards sample first
-//!   ([`Reinforce::sample`]), then each computes its gradient from the whole batch's sum of ELBOs
-//!   ([`Reinforce::gradient`]).
-//!
-//! The replicas' pending control-variate gradients are averaged the same way and every replica
-//! applies the same update, so their learned state stays identical. `tests/tests/data_parallel.rs`
-//! checks the result against one estimate of the whole batch with the same noise.
+//! means of per-example terms ([`Shape::PerExample`]). The other two shapes wait for the whole
+//! batch: REINFORCE's leave-one-out baseline needs the batch's sum of ELBOs, REBAR's and RELAX's
+//! variance gradients the whole batch's g. The replicas' pending control-variate gradients are
+//! averaged the same way and every replica applies the same update, so their learned state stays
+//! identical. `tests/tests/data_parallel.rs` checks the result against one estimate of the whole
+//! batch with the same noise.
 //!
 //! # Determinism
 //! Each shard draws its noise from its own stream, so a run depends on the number of shards. It
@@ -27,9 +30,7 @@
 //! shard order, element by element, and the sums over the gradient (Σ g², ⟨g, B⟩, the variance
 //! metric's) are kept per 1,024-value block and added up in block order, as one pass over the
 //! whole gradient adds them. One shard on any number of threads is therefore the
-//! single-threaded step bit for bit (its estimate on one thread, but for REBAR's score half;
-//! the reduction, the variance metric and Adam spread over all), and
-//! `tests/tests/data_parallel.rs` checks both.
+//! single-threaded step bit for bit, and `tests/tests/data_parallel.rs` checks both.
 //!
 //! # Threads
 //! A rayon pool of the given number of threads. Callers should run their whole training loop
@@ -37,12 +38,10 @@
 //! then spin for work instead of sleeping, and waking a sleeping thread costs ~100 µs on the
 //! 2-vCPU VMs this was measured on — more than some of the phases. With one shard the other
 //! threads wait through its estimate awake, yielding their cores to whatever else wants them,
-//! and one of them takes the half of the estimate that the shard forks: for REBAR (fixed or
-//! learned temperature, and RELAX's REBAR part), the decoder's half of the hard pass and the
-//! score half A, in a workspace of its own where it repeats the encoder's half
-//! ([`Rebar::estimate_parts_forked`]), while the shard's thread computes the control-variate
-//! half B (`rebar train` on linear1, two threads: 1.08–1.13× with the same
-//! numbers).
+//! and, for an estimator that splits in halves ([`Estimator::splits_in_halves`]: REBAR's score
+//! half A beside its control-variate half B), one of them takes the second half in a workspace
+//! of its own, through [`RayonFork`] (`rebar train` on linear1, two threads: 1.08–1.13× with the
+//! same numbers).
 //!
 //! # Example
 //! Learned-temperature REBAR on a small model, a batch of 6 split over 2 threads:
@@ -89,9 +88,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
-#[cfg(doc)]
-use rebar_core::estimator::Rebar;
-use rebar_core::estimator::{GradientTotals, Reinforce};
+use rebar_core::estimator::{Estimator, GradientTotals, Shape, ShardEstimate};
 use rebar_core::state::StateVisitor;
 use rebar_core::{Adam, AdamConfig, Diagnostics, Fork, Sbn};
 
@@ -130,15 +127,15 @@ pub enum ThreadsError {
 /// One shard's workspace and its replica of the estimator.
 struct Shard<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize> {
     scratch: Box<M::Scratch<B>>,
-    /// REBAR (or RELAX) as the only shard on several threads: the workspace of its score half, which a
-    /// waiting thread computes beside the control-variate half ([`Rebar::estimate_parts_forked`]).
-    score_scratch: Option<Box<M::Scratch<B>>>,
+    /// The only shard on several threads, of an estimator that splits in halves
+    /// ([`Estimator::splits_in_halves`]): the workspace of the half that a waiting thread takes.
+    second: Option<Box<M::Scratch<B>>>,
     grad: Box<M>,
     estimator: AnyEstimator<M, X, H, B>,
     rows: usize,
-    /// REBAR, RELAX: whether the shard had rows to estimate.
+    /// [`Shape::WholeGradient`]: whether the shard had rows to estimate.
     estimated: bool,
-    /// REINFORCE: Σ f over the shard's rows.
+    /// [`Shape::BatchElbo`]: Σ f over the shard's rows.
     elbo_sum: f32,
     diagnostics: Diagnostics,
 }
@@ -157,13 +154,13 @@ pub struct DataParallel<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: us
     pool: Arc<rayon::ThreadPool>,
 }
 
-/// One block's share of the sums over the gradient: REBAR's and RELAX's (see
+/// One block's share of the sums over the gradient: [`Shape::WholeGradient`]'s (see
 /// [`DataParallel::reduce`]) and the variance metric's (see [`DataParallel::update`]).
 #[derive(Debug, Clone, Copy)]
 struct BlockSums {
-    /// Σ g² over the block (REBAR, RELAX).
+    /// Σ g² over the block ([`Shape::WholeGradient`]).
     squares: f64,
-    /// ⟨g, B⟩ over the block (REBAR, RELAX).
+    /// ⟨g, B⟩ over the block ([`Shape::WholeGradient`]).
     products: f64,
     /// The variance metric's sums (or only the finiteness check).
     sums: Sums,
@@ -194,11 +191,11 @@ pub struct StepOutcome {
 /// step: what `cargo run --release -p rebar-bench --example step_phases` reports).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PhaseTimes {
-    /// Phase 1: the shards' estimates (REBAR and RELAX: their halves A and B).
+    /// Phase 1: the shards' estimates ([`Estimator::estimate_shard`]).
     pub estimate: f64,
-    /// Phase 2: the shards' gradients summed (REBAR and RELAX: A + η ⊙ B and its sums).
+    /// Phase 2: [`Shape::WholeGradient`]: the shards' parts combined ([`Estimator::combine`]).
     pub reduce: f64,
-    /// Phase 3: REBAR's and RELAX's variance gradients.
+    /// Phase 3: [`Shape::WholeGradient`]: [`Estimator::finish_shard`].
     pub variance_gradients: f64,
     /// Phase 4: the variance metric and Adam (with one shard, its control variates' update too).
     pub update: f64,
@@ -295,11 +292,10 @@ where
             .thread_name(|i| format!("rebar-step-{i}"))
             .build()
             .map_err(|source| ThreadsError::Pool { threads, source })?;
-        let fork_rebar =
-            count == 1 && threads > 1 && matches!(estimator, AnyEstimator::Rebar(_) | AnyEstimator::Relax(_));
+        let halves = count == 1 && threads > 1 && estimator.splits_in_halves();
         let shard = |estimator| Shard {
             scratch: bytemuck::zeroed_box(),
-            score_scratch: fork_rebar.then(bytemuck::zeroed_box),
+            second: halves.then(bytemuck::zeroed_box),
             grad: bytemuck::zeroed_box(),
             estimator,
             rows: 0,
@@ -420,9 +416,9 @@ where
         })
     }
 
-    /// Phase 1: each shard estimates its rows (REBAR and RELAX: their parts A and B only;
-    /// REINFORCE: its samples, then the gradient with the whole batch's leave-one-out
-    /// baselines). Returns each shard's weight, its share of the batch's rows.
+    /// Phase 1: each shard's [`Estimator::estimate_shard`] on its rows and, for
+    /// [`Shape::BatchElbo`], its [`Estimator::finish_batch_elbo`] with the whole batch's sum.
+    /// Returns each shard's weight, its share of the batch's rows.
     fn estimate(
         &mut self,
         model: &M,
@@ -435,31 +431,26 @@ where
     {
         let n = inputs.len().min(targets.len()).min(B);
         let per_shard = n.div_ceil(self.shards.len()).max(1);
-        let reinforce = matches!(self.shards[0].estimator, AnyEstimator::Reinforce(_));
         self.shards.par_iter_mut().enumerate().for_each(|(w, shard)| {
             let rows: Range<usize> = (w * per_shard).min(n)..((w + 1) * per_shard).min(n);
             shard.rows = rows.len();
-            model.load_batch(&inputs[rows.clone()], &targets[rows.clone()], &mut shard.scratch);
-            let (mut rng, s, grad) = (rng(w), &mut shard.scratch, &mut shard.grad);
-            let forked = shard.score_scratch.as_deref_mut().and_then(|s_score| {
-                // One REBAR shard on several threads: its score half on a waiting thread.
-                model.load_batch(&inputs[rows.clone()], &targets[rows.clone()], s_score);
-                shard.estimator.estimate_parts_forked(model, s, s_score, &mut rng, grad, &RayonFork)
-            });
-            if reinforce {
-                shard.elbo_sum = Reinforce::sample::<M, H, B, _>(model, s, &mut rng);
-            } else if let Some(estimated) = forked {
-                shard.estimated = estimated;
-            } else if let Some(estimated) = shard.estimator.estimate_parts(model, s, &mut rng, grad) {
-                shard.estimated = estimated;
-            } else {
-                shard.diagnostics = shard.estimator.estimate(model, s, &mut rng, grad);
+            let (inputs, targets) = (&inputs[rows.clone()], &targets[rows]);
+            model.load_batch(inputs, targets, &mut shard.scratch);
+            if let Some(second) = shard.second.as_deref_mut() {
+                model.load_batch(inputs, targets, second);
+            }
+            let (s, second) = (&mut shard.scratch, shard.second.as_deref_mut());
+            match shard.estimator.estimate_shard(model, s, second, &mut rng(w), &mut shard.grad, &RayonFork) {
+                ShardEstimate::Gradient(d) => shard.diagnostics = d,
+                ShardEstimate::ElboSum(sum) => shard.elbo_sum = sum,
+                ShardEstimate::Parts { estimated } => shard.estimated = estimated,
             }
         });
-        if reinforce {
+        if self.shards[0].estimator.shape() == Shape::BatchElbo {
             let batch_sum = self.shards.iter().map(|s| s.elbo_sum).sum();
             self.shards.par_iter_mut().for_each(|shard| {
-                shard.diagnostics = Reinforce::gradient(model, &mut shard.scratch, &mut shard.grad, batch_sum, n);
+                let (s, grad) = (&mut shard.scratch, &mut shard.grad);
+                shard.diagnostics = shard.estimator.finish_batch_elbo(model, s, grad, batch_sum, n);
             });
         }
         let mut weights = [0.0f32; MAX_SHARDS];
@@ -469,22 +460,15 @@ where
         weights
     }
 
-    /// Phase 3 (after [`DataParallel::reduce`]), REBAR and RELAX: each replica's variance
-    /// gradients for its rows, against the whole batch's g. Returns the first shard's
-    /// diagnostics.
+    /// Phase 3 (after [`DataParallel::reduce`]), [`Shape::WholeGradient`]: each replica's
+    /// [`Estimator::finish_shard`] for its rows, against the whole batch's g. Returns the first
+    /// shard's diagnostics.
     fn variance_gradients(&mut self, model: &M, totals: &GradientTotals) -> Diagnostics {
-        if self.shards[0].estimator.rebar_part().is_some() {
+        if self.shards[0].estimator.shape() == Shape::WholeGradient {
             let total: &M = &self.total;
             self.shards.par_iter_mut().filter(|s| s.estimated).for_each(|shard| {
-                let (estimator, s) = (&mut shard.estimator, &mut shard.scratch);
-                // One shard on several threads: the encoder tangents of g split over two of them.
-                let d = match shard.score_scratch.as_deref_mut() {
-                    Some(s_score) => estimator.variance_gradients_forked(model, s, s_score, total, totals, &RayonFork),
-                    None => estimator.variance_gradients(model, s, total, totals),
-                };
-                if let Some(d) = d {
-                    shard.diagnostics = d;
-                }
+                let (s, second) = (&mut shard.scratch, shard.second.as_deref_mut());
+                shard.diagnostics = shard.estimator.finish_shard(model, s, second, total, totals, &RayonFork);
             });
         }
         self.shards[0].diagnostics
@@ -511,9 +495,9 @@ where
     ) -> Sums {
         let step = adam.begin_step(lr, AdamConfig::REBAR);
         let pieces = 4 * self.threads;
-        // Without REBAR's and RELAX's variance phase, the shards' gradients are summed here,
-        // block by block, rather than in a pass of their own (see `reduce`).
-        let sum_shards = self.shards.len() > 1 && self.shards[0].estimator.rebar_part().is_none();
+        // Without a variance phase over the whole gradient, the shards' gradients are summed
+        // here, block by block, rather than in a pass of their own (see `reduce`).
+        let sum_shards = self.shards.len() > 1 && self.shards[0].estimator.shape() != Shape::WholeGradient;
         let (total, pending, blocks, shards) =
             (&mut self.total, &mut self.pending, &mut self.blocks, self.shards.len());
         // The shards' gradients to read, their estimators to average (split borrows of the shards).
@@ -576,29 +560,27 @@ where
         rayon::join(control_variates, fold_and_step_all).1
     }
 
-    /// Phase 2: `total = Σ_w weights[w]·grad_w` (REBAR: `+ η ⊙ Σ_w weights[w]·B_w`, with the
-    /// sums of [`Rebar::combine_slice`]); each tensor split over the threads in whole blocks.
-    /// Each block's sums are kept apart and added up in block order afterwards, in the order of
-    /// the single-threaded step's own sums ([`Rebar::finish`](rebar_core::estimator::Rebar)),
-    /// so that they do not depend on the number of threads. REBAR and RELAX only: the other
-    /// estimators' shards are summed in the last pass ([`DataParallel::update`]).
+    /// Phase 2, [`Shape::WholeGradient`]: `total = Σ_w weights[w]·A_w + η ⊙ Σ_w weights[w]·B_w`
+    /// with its sums ([`Estimator::combine`]); each tensor split over the threads in whole
+    /// blocks. Each block's sums are kept apart and added up in block order afterwards, in the
+    /// order of one pass over the whole gradient, so that they do not depend on the number of
+    /// threads. The other shapes' shards are summed in the last pass ([`DataParallel::update`]).
     fn reduce(&mut self, weights: &[f32]) -> GradientTotals {
         let mut totals = GradientTotals::default();
         let (shards, threads) = (self.shards.len(), self.threads);
-        let Some(rebar) = self.shards[0].estimator.rebar_part() else {
+        let first = &self.shards[0].estimator;
+        if first.shape() != Shape::WholeGradient {
             return totals;
-        };
+        }
         for t in 0..M::COUNT {
             let mut a_parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
             let mut b_parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
             for (w, shard) in self.shards.iter().enumerate() {
                 a_parts[w] = shard.grad.tensor(t);
-                if let Some(r) = shard.estimator.rebar_part().filter(|r| r.has_control_variate_part(t)) {
-                    b_parts[w] = r.control_variate_part().tensor(t);
-                }
+                b_parts[w] = shard.estimator.control_variate_tensor(t).unwrap_or(&[]);
             }
             let (a_parts, b_parts) = (&a_parts[..shards], &b_parts[..shards]);
-            let with_b = rebar.has_control_variate_part(t);
+            let with_b = first.control_variate_tensor(t).is_some();
             // One shard: `total` already holds its gradient (see `step`), and its B is read as it is.
             let one = shards == 1;
             let g = self.total.tensor_mut(t);
@@ -621,7 +603,7 @@ where
                             &sum[..g.len()]
                         }
                     };
-                    let block = rebar.combine_slice(t, g, b);
+                    let block = first.combine(t, g, b);
                     out.squares = block.sum_squares;
                     out.products = block.g_dot_b.get(t).copied().unwrap_or(0.0);
                 }
@@ -712,7 +694,7 @@ fn wait_beside<R: Send>(helpers: usize, done: &AtomicBool, f: impl FnOnce() -> R
         done.store(true, Ordering::Release);
         return r;
     }
-    // A waiter takes the pool's pending work (REBAR's score half, forked by `f`), and otherwise
+    // A waiter takes the pool's pending work (the second half of an estimate, forked by `f`), and otherwise
     // yields its core rather than only spinning: with more busy threads than cores (two runs
     // side by side), a waiter must not hold the core that the estimate is waiting for.
     let wait = || {
