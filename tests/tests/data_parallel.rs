@@ -251,7 +251,7 @@ fn the_same_seed_and_shard_count_give_identical_runs() {
 /// two or three threads split them (the small models' fit in one block).
 type Wide = OneLayer<96, 32, 96, Dense<96, 32>, Dense<32, 96>, Generative>;
 /// The same with MLP encoder and decoder, whose encoder tangent pair is two passes (one shard on
-/// several threads runs them side by side: `Rebar::variance_gradients_forked`).
+/// several threads runs them side by side: REBAR's halves, `Estimator::splits_in_halves`).
 type WideMlp = OneLayer<96, 32, 96, Mlp2<96, 24, 32>, Mlp2<32, 24, 96>, Generative>;
 /// Two stochastic layers (one shard on several threads computes their tangents side by side).
 type WideTwoLayer = TwoLayer<96, 32, 96, Dense<96, 32>, Dense<32, 32>, Dense<32, 32>, Dense<32, 96>, Generative>;
@@ -282,12 +282,25 @@ fn run_wide<M>(kind: EstimatorKind, shards: usize, threads: Option<usize>, steps
 where
     M: Sbn<32, Input = [f32; 96], Target = [f32; 96]> + Send + Sync,
 {
+    run_wide_with::<M>(kind, EstimatorOptions::default(), shards, threads, steps)
+}
+
+/// [`run_wide`] with the estimator's `options`.
+fn run_wide_with<M>(
+    kind: EstimatorKind,
+    options: EstimatorOptions,
+    shards: usize,
+    threads: Option<usize>,
+    steps: u64,
+) -> Vec<Vec<u64>>
+where
+    M: Sbn<32, Input = [f32; 96], Target = [f32; 96]> + Send + Sync,
+{
     let batch: Vec<[f32; 96]> = {
         let mut data = rng(11);
         (0..9).map(|_| binary_row(&mut data)).collect()
     };
-    let new =
-        || AnyEstimator::<M, 96, 32, BATCH_CAPACITY>::new(kind, EstimatorOptions::default(), &mut rng(3)).unwrap();
+    let new = || AnyEstimator::<M, 96, 32, BATCH_CAPACITY>::new(kind, options, &mut rng(3)).unwrap();
     let mut model = small_model::<M, 32>(5, &batch, &batch);
     let (mut adam, mut tracker) = (boxed::<Adam<M>>(), VarianceTracker::<M>::new());
     let mut prints = Vec::new();
@@ -337,6 +350,14 @@ fn one_shard_on_several_threads_is_the_single_threaded_step_bit_for_bit() {
             let forked = run_wide::<WideTwoLayer>(kind, 1, Some(threads), 3);
             assert!(forked == two_layers, "{name} (two layers) on {threads} threads");
         }
+    }
+    // Independent noise for z̃ draws B's noise after A's, so REBAR does not split in halves; on
+    // two layers its variance gradients once read a second workspace that held no hard pass.
+    let independent = EstimatorOptions { tilde: rebar_core::estimator::TildeNoise::Independent, ..Default::default() };
+    let single = run_wide_with::<WideTwoLayer>(EstimatorKind::RebarFixed, independent, 1, None, 3);
+    for threads in [2, 3] {
+        let forked = run_wide_with::<WideTwoLayer>(EstimatorKind::RebarFixed, independent, 1, Some(threads), 3);
+        assert!(forked == single, "rebar-fixed, independent noise (two layers) on {threads} threads");
     }
 }
 
