@@ -2,6 +2,7 @@
 //! command line's choices to the monomorphised model and estimator types.
 
 pub mod any;
+mod awake;
 pub mod checkpoint;
 pub mod checkpointed;
 pub mod clock;
@@ -11,7 +12,9 @@ pub mod eval;
 pub mod feed;
 pub mod last_pass;
 pub mod parallel;
+mod phase_times;
 pub mod progress;
+mod replica_state;
 pub mod resume;
 pub mod session;
 pub mod validate;

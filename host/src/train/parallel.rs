@@ -86,16 +86,19 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use rebar_core::estimator::{Estimator, GradientTotals, Shape, ShardEstimate};
-use rebar_core::state::StateVisitor;
-use rebar_core::{Adam, AdamConfig, Diagnostics, Fork, Sbn};
+use rebar_core::{Adam, AdamConfig, Diagnostics, Sbn};
 
 use super::BATCH_CAPACITY as B;
 use super::any::AnyEstimator;
+pub use super::awake::RayonFork;
+use super::awake::keep_awake;
+use super::phase_times::PhaseClock;
+pub use super::phase_times::PhaseTimes;
+use super::replica_state::{Restore, SavedState};
 // The element block the passes over the gradient work in: small enough to stay in L1, and the
 // variance metric's own summation block, so that splitting a tensor never splits one of them.
 use super::last_pass::{BLOCK, fold_and_step};
@@ -187,74 +190,6 @@ pub struct StepOutcome {
     pub variance: Option<f64>,
     /// How long each phase of the step took.
     pub phases: PhaseTimes,
-}
-
-/// Wall-clock time of each phase of one [`DataParallel::step`], in seconds (a few clock reads a
-/// step: what `cargo run --release -p rebar-bench --example step_phases` reports).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct PhaseTimes {
-    /// Phase 1: the shards' estimates ([`Estimator::estimate_shard`]).
-    pub estimate: f64,
-    /// Phase 2: [`Shape::WholeGradient`]: the shards' parts combined ([`Estimator::combine`]).
-    pub reduce: f64,
-    /// Phase 3: [`Shape::WholeGradient`]: [`Estimator::finish_shard`].
-    pub variance_gradients: f64,
-    /// Phase 4: the variance metric and Adam (with one shard, its control variates' update too).
-    pub update: f64,
-    /// With several shards: each replica's control-variate update (zero with one shard, whose
-    /// update is part of `update`).
-    pub control_variates: f64,
-}
-
-impl PhaseTimes {
-    /// The phases as (name, seconds), in the order they run.
-    pub fn named(&self) -> [(&'static str, f64); 5] {
-        [
-            ("estimate", self.estimate),
-            ("reduce", self.reduce),
-            ("variance_gradients", self.variance_gradients),
-            ("update", self.update),
-            ("control_variates", self.control_variates),
-        ]
-    }
-
-    /// Each phase's time as `f(this phase's time, other's)`.
-    fn zip_with(&self, other: &PhaseTimes, f: impl Fn(f64, f64) -> f64) -> PhaseTimes {
-        PhaseTimes {
-            estimate: f(self.estimate, other.estimate),
-            reduce: f(self.reduce, other.reduce),
-            variance_gradients: f(self.variance_gradients, other.variance_gradients),
-            update: f(self.update, other.update),
-            control_variates: f(self.control_variates, other.control_variates),
-        }
-    }
-
-    /// Adds `other`'s times to these.
-    pub fn add(&mut self, other: &PhaseTimes) {
-        *self = self.zip_with(other, |a, b| a + b);
-    }
-
-    /// These times divided by `n` (a sum over `n` steps → the mean per step).
-    pub fn mean_over(&self, n: usize) -> PhaseTimes {
-        self.zip_with(self, |a, _| a / n.max(1) as f64)
-    }
-}
-
-/// Laps of the step's phases.
-struct PhaseClock(std::time::Instant);
-
-impl PhaseClock {
-    fn start() -> Self {
-        PhaseClock(std::time::Instant::now())
-    }
-
-    /// Seconds since the last lap (or the start).
-    fn lap(&mut self) -> f64 {
-        let now = std::time::Instant::now();
-        let seconds = now.duration_since(self.0).as_secs_f64();
-        self.0 = now;
-        seconds
-    }
 }
 
 impl<M, const X: usize, const H: usize> DataParallel<M, X, H>
@@ -662,53 +597,6 @@ fn average_pending_gradients<M: Sbn<H, Input = [f32; X]>, const X: usize, const 
     }
 }
 
-/// Runs `f` on this thread while up to `helpers` other threads of the pool wait awake (polling
-/// a flag, taking the pool's pending work, else yielding their cores), so that they are ready
-/// for the work `f` forks and the element-wise work that follows (a sleeping thread takes
-/// ~100 µs to wake on the machines this was measured on). Through nested `rayon::join`s, whose
-/// jobs live on the stack: a step does not allocate.
-///
-/// `f` may fork with `rayon::join` ([`RayonFork`]) but must not wait on work that it did not
-/// fork itself. The waiters' jobs are queued on this thread before anything `f` forks, and other
-/// threads steal a queue's oldest job first; so if a job of `f`'s was stolen, every waiter was
-/// too, and this thread, while it waits for that job, cannot pick up a waiter (which would wait
-/// for `f` in turn). If no thread has stolen the forked job, this thread runs it itself.
-fn keep_awake<R: Send>(helpers: usize, f: impl FnOnce() -> R + Send) -> R {
-    let done = AtomicBool::new(false);
-    wait_beside(helpers, &done, f)
-}
-
-/// [`Fork`] through the current rayon pool (`rayon::join`): `b` waits on this thread's queue,
-/// where a thread waiting in `keep_awake` (or any idle thread of the pool) takes it; if none
-/// has yet, this thread runs it after `a`.
-pub struct RayonFork;
-
-impl Fork for RayonFork {
-    fn join<A: FnOnce() + Send, B: FnOnce() + Send>(&self, a: A, b: B) {
-        rayon::join(a, b);
-    }
-}
-
-/// [`keep_awake`] with its flag: `f` beside `helpers` waiters, each in a `rayon::join` of its own.
-fn wait_beside<R: Send>(helpers: usize, done: &AtomicBool, f: impl FnOnce() -> R + Send) -> R {
-    if helpers == 0 {
-        let r = f();
-        done.store(true, Ordering::Release);
-        return r;
-    }
-    // A waiter takes the pool's pending work (the second half of an estimate, forked by `f`), and otherwise
-    // yields its core rather than only spinning: with more busy threads than cores (two runs
-    // side by side), a waiter must not hold the core that the estimate is waiting for.
-    let wait = || {
-        while !done.load(Ordering::Acquire) {
-            if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                std::thread::yield_now();
-            }
-        }
-    };
-    rayon::join(|| wait_beside(helpers - 1, done, f), wait).0
-}
-
 /// The piece of a tensor of `len` values each of `threads` threads takes: whole blocks.
 fn chunk_len(len: usize, threads: usize) -> usize {
     len.div_ceil(threads.max(1)).next_multiple_of(BLOCK).max(BLOCK)
@@ -724,47 +612,5 @@ fn weighted_sum(out: &mut [f32], parts: &[&[f32]], at: usize, weights: &[f32]) {
         } else {
             out.iter_mut().zip(part).for_each(|(o, &x)| *o += c * x);
         }
-    }
-}
-
-/// A replica's learned state, copied out through [`StateVisitor`].
-#[derive(Default)]
-struct SavedState {
-    f32s: Vec<f32>,
-    f64s: Vec<f64>,
-    u64s: Vec<u64>,
-    at: [usize; 3],
-}
-
-impl StateVisitor for SavedState {
-    fn f32s(&mut self, _: &'static str, _: usize, values: &mut [f32]) {
-        self.f32s.extend_from_slice(values);
-    }
-    fn f64s(&mut self, _: &'static str, _: usize, values: &mut [f64]) {
-        self.f64s.extend_from_slice(values);
-    }
-    fn u64s(&mut self, _: &'static str, _: usize, values: &mut [u64]) {
-        self.u64s.extend_from_slice(values);
-    }
-}
-
-/// Writes a [`SavedState`] back, in the same order.
-struct Restore<'a>(&'a mut SavedState);
-
-impl StateVisitor for Restore<'_> {
-    fn f32s(&mut self, _: &'static str, _: usize, values: &mut [f32]) {
-        let at = &mut self.0.at[0];
-        values.copy_from_slice(&self.0.f32s[*at..*at + values.len()]);
-        *at += values.len();
-    }
-    fn f64s(&mut self, _: &'static str, _: usize, values: &mut [f64]) {
-        let at = &mut self.0.at[1];
-        values.copy_from_slice(&self.0.f64s[*at..*at + values.len()]);
-        *at += values.len();
-    }
-    fn u64s(&mut self, _: &'static str, _: usize, values: &mut [u64]) {
-        let at = &mut self.0.at[2];
-        values.copy_from_slice(&self.0.u64s[*at..*at + values.len()]);
-        *at += values.len();
     }
 }
