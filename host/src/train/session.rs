@@ -84,7 +84,8 @@ pub struct Session<'d, M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usi
 
 /// How the steps run: on this thread, or data-parallel over shards of the batch. The
 /// data-parallel step with one shard on one thread gives the same bits, but measured 5–11%
-/// slower than this one (`rebar train --train-threads 1`, 2026-12-08), so one thread keeps it.
+/// slower than this one (`bench/train_pair.sh`, NVIL and REBAR, 2026-12-08; the
+/// paired runs vary by ±5% on their own), so one thread keeps it.
 enum Stepper<M: Sbn<H, Input = [f32; X]>, const X: usize, const H: usize> {
     Single { estimator: AnyEstimator<M, X, H, B>, grad: Box<M>, scratch: Box<M::Scratch<B>> },
     Parallel(Box<DataParallel<M, X, H>>),
